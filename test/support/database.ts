@@ -1,0 +1,51 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { inject } from "vitest";
+
+export interface TestDatabase {
+  /** Database name, as the Data API's `database` parameter takes it. */
+  readonly name: string;
+  readonly url: string;
+  /** A direct connection pool, for arranging rows and asserting on them. */
+  readonly pool: pg.Pool;
+  /** Connection URL for another database on the same server. */
+  readonly serverUrlFor: (database: string) => string;
+  drop(): Promise<void>;
+}
+
+function urlFor(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** A fresh, fully migrated database of its own for one test file (cloned from the template). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = inject("pgAdminUrl");
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject("templateDatabase")}`);
+  } finally {
+    await admin.end();
+  }
+  const url = urlFor(adminUrl, name);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  return {
+    name,
+    url,
+    pool,
+    serverUrlFor: (database) => urlFor(adminUrl, database),
+    async drop() {
+      await pool.end();
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { startPostgres } from "../../infra/local/postgres.ts";
+import { pgMigrationTarget } from "../../infra/migrate/pg-target.ts";
+import { migrate } from "../../infra/migrate/runner.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Maintenance-database URL of the one PostgreSQL server all test files share. */
+    pgAdminUrl: string;
+    /** A migrated database each test file clones its own database from. */
+    templateDatabase: string;
+  }
+}
+
+export const TEMPLATE_DATABASE = "chat_heartbeat_template";
+
+/** Starts one PostgreSQL (embedded unless TEST_DATABASE_URL is set) and migrates a template. */
+export default async function setup(project: TestProject) {
+  const server = await startPostgres({ databaseUrl: process.env.TEST_DATABASE_URL });
+  const admin = new pg.Client({ connectionString: server.adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await admin.end();
+  await migrate(pgMigrationTarget(server.urlFor(TEMPLATE_DATABASE)));
+
+  project.provide("pgAdminUrl", server.adminUrl);
+  project.provide("templateDatabase", TEMPLATE_DATABASE);
+  return async () => {
+    await server.stop();
+  };
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { splitStatements, toPositionalParameters } from "../../infra/local/sql-lexer.ts";
+
+describe("splitStatements", () => {
+  it("splits on semicolons outside strings, comments and dollar quotes", () => {
+    const script = `
+      -- a comment; with a semicolon
+      CREATE TABLE a (x text DEFAULT 'a;b');
+      /* block; /* nested; */ still comment */
+      DO $body$ BEGIN PERFORM 1; PERFORM 2; END $body$;
+      SELECT "we;ird" FROM a;
+      -- trailing comment only
+    `;
+    expect(splitStatements(script)).toEqual([
+      "-- a comment; with a semicolon\n      CREATE TABLE a (x text DEFAULT 'a;b')",
+      "/* block; /* nested; */ still comment */\n      DO $body$ BEGIN PERFORM 1; PERFORM 2; END $body$",
+      'SELECT "we;ird" FROM a',
+    ]);
+  });
+
+  it("keeps a final statement without a semicolon and rejects unterminated quotes", () => {
+    expect(splitStatements("SELECT 1; SELECT 2")).toEqual(["SELECT 1", "SELECT 2"]);
+    expect(() => splitStatements("SELECT 'oops")).toThrow(/unterminated/);
+    expect(() => splitStatements("DO $$ BEGIN")).toThrow(/unterminated/);
+  });
+});
+
+describe("toPositionalParameters", () => {
+  it("numbers each distinct name once and leaves casts, strings and comments alone", () => {
+    const { text, names } = toPositionalParameters(
+      "SELECT :a::uuid, ':b', \":c\", :a, x::text -- :d\n, $$ :e $$, :f_2",
+    );
+    expect(text).toBe("SELECT $1::uuid, ':b', \":c\", $1, x::text -- :d\n, $$ :e $$, $2");
+    expect(names).toEqual(["a", "f_2"]);
+  });
+
+  it("does not mistake array slices or time literals inside strings for parameters", () => {
+    expect(toPositionalParameters("SELECT arr[1:2], '10:00:00'").names).toEqual([]);
+  });
+});
