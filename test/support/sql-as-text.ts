@@ -1,4 +1,6 @@
-import type { Plugin } from "vite";
+import type { Vite } from "vitest/node";
+
+type Plugin = Vite.Plugin;
 
 /** Mirrors esbuild's `loader: { ".sql": "text" }` so tests import SQL exactly as the bundle does. */
 export function sqlAsText(): Plugin {

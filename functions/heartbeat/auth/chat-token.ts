@@ -1,0 +1,211 @@
+import { errors, jwtVerify } from "jose";
+import { z } from "zod/mini";
+import { ConfigError } from "../../shared/config.ts";
+import { ChatTokenKeyUnavailableError, type ChatTokenRejection, invalidToken } from "./errors.ts";
+import type { ChatTokenKeySource } from "./keys.ts";
+
+export {
+  ChatTokenError,
+  type ChatTokenErrorCode,
+  ChatTokenKeyUnavailableError,
+  type ChatTokenRejection,
+  wwwAuthenticate,
+} from "./errors.ts";
+
+/** A verified chat token's claims (RFC 7519 / RFC 9068 names; `chat_id` is ours). */
+export interface ChatTokenClaims {
+  /** The Coder user id that must own the chat; lower-case UUID. */
+  sub: string;
+  /** Space-separated scope names; empty when the token has no `scope` claim. */
+  scope: string;
+  /** From `chat_id`: the one chat this token is good for; lower-case UUID. */
+  chatId?: string;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+  iat?: number;
+  jti?: string;
+}
+
+export interface ChatTokenVerifierOptions {
+  keys: ChatTokenKeySource;
+  /** `iss` must equal this. */
+  issuer: string;
+  /** `aud` (a string or an array) must contain this. */
+  audience: string;
+  /** Accepted `alg` values; `none` is refused here and never reaches jose. */
+  algorithms: string[];
+  /** Allowed clock skew; SPEC §4 caps it at 60 s, the default. */
+  clockToleranceSeconds?: number;
+  /** Longer tokens are refused before any parsing; default 8 KiB (SPEC §4). */
+  maxTokenBytes?: number;
+  now?: () => Date;
+}
+
+export interface ChatTokenVerifier {
+  /** Resolves the claims of a valid `Bearer` token; otherwise throws ChatTokenError(invalid_token). */
+  verify(authorizationHeader: string | undefined): Promise<ChatTokenClaims>;
+}
+
+export const MAX_CLOCK_TOLERANCE_SECONDS = 60;
+export const MAX_TOKEN_BYTES = 8 * 1024;
+
+/** JWS algorithms jose can verify with a secret or a public key (RFC 7518, RFC 8037, RFC 9864). */
+const SUPPORTED_ALGORITHMS = new Set([
+  "HS256",
+  "HS384",
+  "HS512",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+]);
+
+/**
+ * The `Authorization` header: `Bearer` SP+ b64token (RFC 6750 §2.1). The scheme is matched
+ * case-insensitively, as RFC 7235 §2.1 requires of auth-schemes; the token itself is not altered.
+ * Surrounding whitespace is not part of a field value (RFC 9110 §5.5), so it is trimmed.
+ */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+
+// After jose has checked the signature, iss, aud, exp and nbf: the claims we read, typed.
+// Unknown claims are dropped; a known claim of the wrong type fails the token.
+const ChatTokenPayload = z.object({
+  // Any 8-4-4-4-12 hex id, as for the path's chatId (PostgreSQL's uuid accepts all of them).
+  sub: z.guid(),
+  scope: z.optional(z.string()),
+  chat_id: z.optional(z.guid()),
+  exp: z.number(),
+  iat: z.optional(z.number()),
+  jti: z.optional(z.string()),
+});
+
+/** Maps jose's failure to our fixed reasons; undefined for failures that are not the token's. */
+function rejectionFor(error: unknown): ChatTokenRejection | undefined {
+  if (error instanceof errors.JWTExpired) return "expired";
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    // reason "invalid" (not a number) is a claims problem, "check_failed" a time one.
+    if (error.claim === "nbf" && error.reason === "check_failed") return "not_yet_valid";
+    if (error.claim === "iss") return "issuer";
+    if (error.claim === "aud") return "audience";
+    return "claims";
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return "algorithm";
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return "signature";
+  if (
+    error instanceof errors.JWKSNoMatchingKey ||
+    error instanceof errors.JWKSMultipleMatchingKeys
+  ) {
+    return "unknown_key";
+  }
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return "malformed";
+  // Key fetch failures are wrapped before they get here; any other JOSE error is the token's.
+  if (error instanceof errors.JOSEError) return "malformed";
+  // jose throws TypeError when the token's alg does not fit the key (e.g. HS256 against an
+  // RSA/EC public key: algorithm confusion). Options and keys are validated up front, so a
+  // TypeError from jwtVerify is the token's fault.
+  if (error instanceof TypeError) return "key_mismatch";
+  return undefined;
+}
+
+function validateOptions(options: ChatTokenVerifierOptions) {
+  const clockTolerance = options.clockToleranceSeconds ?? MAX_CLOCK_TOLERANCE_SECONDS;
+  if (
+    !Number.isFinite(clockTolerance) ||
+    clockTolerance < 0 ||
+    clockTolerance > MAX_CLOCK_TOLERANCE_SECONDS
+  ) {
+    throw new ConfigError(
+      `Invalid configuration: clock tolerance must be 0–${MAX_CLOCK_TOLERANCE_SECONDS} s`,
+    );
+  }
+  const maxTokenBytes = options.maxTokenBytes ?? MAX_TOKEN_BYTES;
+  if (!Number.isInteger(maxTokenBytes) || maxTokenBytes <= 0) {
+    throw new ConfigError("Invalid configuration: the token size limit must be a positive integer");
+  }
+  if (options.algorithms.length === 0) {
+    throw new ConfigError("Invalid configuration: the chat token algorithm allow-list is empty");
+  }
+  for (const alg of options.algorithms) {
+    if (alg.toLowerCase() === "none") {
+      throw new ConfigError("Invalid configuration: the algorithm 'none' is never accepted");
+    }
+    if (!SUPPORTED_ALGORITHMS.has(alg)) {
+      throw new ConfigError(`Invalid configuration: unsupported chat token algorithm ${alg}`);
+    }
+  }
+  if (!options.issuer || !options.audience) {
+    throw new ConfigError("Invalid configuration: chat token issuer and audience are required");
+  }
+  return { clockTolerance, maxTokenBytes, algorithms: [...options.algorithms] };
+}
+
+/** Takes the token out of `Bearer <token>`, refusing anything else or anything too large. */
+export function bearerToken(authorizationHeader: string | undefined, maxTokenBytes: number) {
+  const header = authorizationHeader?.trim();
+  if (!header) throw invalidToken("missing");
+  const token = BEARER.exec(header)?.[1];
+  if (token === undefined) throw invalidToken("malformed_header");
+  // Before jose decodes anything; b64token is ASCII, so characters are bytes.
+  if (token.length > maxTokenBytes) throw invalidToken("too_large");
+  return token;
+}
+
+/**
+ * Verifies chat tokens with jose. The key is resolved per call from a cached source; a failure
+ * to obtain it (SSM, JWKS endpoint) surfaces as ChatTokenKeyUnavailableError, never as a 401.
+ */
+export function createChatTokenVerifier(options: ChatTokenVerifierOptions): ChatTokenVerifier {
+  const { clockTolerance, maxTokenBytes, algorithms } = validateOptions(options);
+  const now = options.now ?? (() => new Date());
+
+  return {
+    async verify(authorizationHeader) {
+      const token = bearerToken(authorizationHeader, maxTokenBytes);
+      const key = await options.keys.resolve();
+      const currentDate = now();
+      let payload: unknown;
+      try {
+        ({ payload } = await jwtVerify(token, key, {
+          algorithms,
+          issuer: options.issuer,
+          audience: options.audience,
+          requiredClaims: ["exp"],
+          clockTolerance,
+          currentDate,
+        }));
+      } catch (error) {
+        if (error instanceof ChatTokenKeyUnavailableError) throw error;
+        const reason = rejectionFor(error);
+        if (reason === undefined) throw error;
+        throw invalidToken(reason);
+      }
+
+      const parsed = z.safeParse(ChatTokenPayload, payload);
+      if (!parsed.success) throw invalidToken("claims");
+      const claims = parsed.data;
+      // jose checks `iat` only with maxTokenAge; a token issued in the future is not valid yet.
+      if (claims.iat !== undefined && claims.iat > currentDate.getTime() / 1000 + clockTolerance) {
+        throw invalidToken("not_yet_valid");
+      }
+      return {
+        sub: claims.sub.toLowerCase(),
+        scope: claims.scope ?? "",
+        ...(claims.chat_id === undefined ? {} : { chatId: claims.chat_id.toLowerCase() }),
+        exp: claims.exp,
+        ...(claims.iat === undefined ? {} : { iat: claims.iat }),
+        ...(claims.jti === undefined ? {} : { jti: claims.jti }),
+      };
+    },
+  };
+}
+
+export type { ChatTokenKeySource } from "./keys.ts";

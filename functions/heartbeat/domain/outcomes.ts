@@ -1,0 +1,26 @@
+/** Every outcome of an accepted heartbeat (SPEC §2), in the order the statement decides them. */
+export const HEARTBEAT_OUTCOMES = [
+  "chat_archived",
+  "no_workspace",
+  "chat_idle",
+  "dormant",
+  "not_running",
+  "bump_disabled",
+  "no_autostop",
+  "not_due",
+  "at_max_deadline",
+  "bumped",
+] as const;
+
+export type HeartbeatOutcome = (typeof HEARTBEAT_OUTCOMES)[number];
+
+/** What one accepted heartbeat did, as the HTTP API returns it (SPEC §3). */
+export interface HeartbeatReport {
+  chatId: string;
+  workspaceId: string | null;
+  outcome: HeartbeatOutcome;
+  /** ISO-8601 UTC, or null when the deadline is not set. */
+  deadline: string | null;
+  maxDeadline: string | null;
+  lastUsedAt: string | null;
+}

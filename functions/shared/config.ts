@@ -1,0 +1,175 @@
+import { z } from "zod/mini";
+
+/**
+ * The one place the functions read their environment. Each handler parses the part it needs once,
+ * at cold start, and a bad value stops the container with a message naming the variable.
+ * `zod/mini` keeps the validation out of the bundle-size budget (full zod is ~10× larger).
+ */
+
+const LOCAL_REGION = "us-east-1";
+
+const positiveInt = (fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+
+const DatabaseEnv = z.object({
+  AWS_REGION: z._default(z.string().check(z.minLength(1)), LOCAL_REGION),
+  /** Set for the local stack and LocalStack: our own Data API endpoint. Unset on AWS. */
+  DATA_API_ENDPOINT: z.optional(z.url()),
+  DB_CLUSTER_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:.+$/)),
+  DB_SECRET_ARN: z
+    .string()
+    .check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  DB_NAME: z.string().check(z.minLength(1), z.maxLength(63)),
+  /** Budget for one database round trip including resume retries; past it the request gets 503. */
+  DATA_API_TIMEOUT_MS: positiveInt(8_000),
+});
+
+const ReportWindowEnv = z.object({
+  /** Outcome counts are bucketed by this length; the reporter reports whole windows of it. */
+  REPORT_WINDOW_SECONDS: positiveInt(300),
+});
+
+const HeartbeatEnv = z.object({
+  CHAT_TOKEN_ISSUER: z._default(z.string().check(z.minLength(1)), "chat-heartbeat-local"),
+  CHAT_TOKEN_AUDIENCE: z._default(z.string().check(z.minLength(1)), "chat-heartbeat"),
+  /** Comma-separated allow-list; `none` is never accepted whatever this says. */
+  CHAT_TOKEN_ALGORITHMS: z.optional(z.string()),
+  /** Local stage: the HS256 shared secret. */
+  CHAT_TOKEN_SECRET: z.optional(
+    z
+      .string()
+      .check(
+        z.refine((value) => Buffer.byteLength(value, "utf8") >= 32, "must be at least 32 bytes"),
+      ),
+  ),
+  /** Deployed stages: the SSM parameter (or Secrets Manager secret) holding the verification key. */
+  CHAT_TOKEN_KEY_PARAMETER: z.optional(z.string().check(z.minLength(1))),
+  CHAT_TOKEN_KEY_KIND: z._default(z.enum(["pem", "jwks-url"]), "pem"),
+  CHAT_TOKEN_KEY_PROVIDER: z._default(z.enum(["ssm", "secretsmanager"]), "ssm"),
+});
+
+const ReporterEnv = z.object({
+  REPORT_RETENTION_DAYS: positiveInt(14),
+  /** Catch-up bound: a long outage is reported over several runs rather than one huge one. */
+  REPORT_MAX_WINDOWS_PER_RUN: positiveInt(288),
+});
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function parseEnv<T extends z.ZodMiniType>(schema: T, env: Env): z.output<T> {
+  // Empty strings (as serverless.yml writes for unset params) count as unset.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+  const result = z.safeParse(schema, cleaned);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`,
+  );
+  throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+}
+
+export interface DatabaseConfig {
+  region: string;
+  endpoint: string | undefined;
+  resourceArn: string;
+  secretArn: string;
+  database: string;
+  timeoutMs: number;
+}
+
+export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
+  const parsed = parseEnv(DatabaseEnv, env);
+  return {
+    region: parsed.AWS_REGION,
+    endpoint: parsed.DATA_API_ENDPOINT,
+    resourceArn: parsed.DB_CLUSTER_ARN,
+    secretArn: parsed.DB_SECRET_ARN,
+    database: parsed.DB_NAME,
+    timeoutMs: parsed.DATA_API_TIMEOUT_MS,
+  };
+}
+
+export type ChatTokenKeyConfig =
+  | { kind: "shared-secret"; secret: string }
+  | {
+      kind: "parameter";
+      name: string;
+      format: "pem" | "jwks-url";
+      provider: "ssm" | "secretsmanager";
+    };
+
+export interface HeartbeatConfig {
+  database: DatabaseConfig;
+  bucketSeconds: number;
+  token: {
+    issuer: string;
+    audience: string;
+    algorithms: string[];
+    key: ChatTokenKeyConfig;
+  };
+}
+
+const DEFAULT_ALGORITHMS = { "shared-secret": ["HS256"], parameter: ["ES256", "EdDSA", "RS256"] };
+
+export function loadHeartbeatConfig(env: Env = process.env): HeartbeatConfig {
+  const database = loadDatabaseConfig(env);
+  const { REPORT_WINDOW_SECONDS } = parseEnv(ReportWindowEnv, env);
+  const parsed = parseEnv(HeartbeatEnv, env);
+  let key: ChatTokenKeyConfig;
+  if (parsed.CHAT_TOKEN_SECRET && parsed.CHAT_TOKEN_KEY_PARAMETER) {
+    throw new ConfigError(
+      "Invalid configuration: set CHAT_TOKEN_SECRET (local) or CHAT_TOKEN_KEY_PARAMETER (deployed), not both",
+    );
+  } else if (parsed.CHAT_TOKEN_SECRET) {
+    key = { kind: "shared-secret", secret: parsed.CHAT_TOKEN_SECRET };
+  } else if (parsed.CHAT_TOKEN_KEY_PARAMETER) {
+    key = {
+      kind: "parameter",
+      name: parsed.CHAT_TOKEN_KEY_PARAMETER,
+      format: parsed.CHAT_TOKEN_KEY_KIND,
+      provider: parsed.CHAT_TOKEN_KEY_PROVIDER,
+    };
+  } else {
+    throw new ConfigError(
+      "Invalid configuration: CHAT_TOKEN_SECRET or CHAT_TOKEN_KEY_PARAMETER is required",
+    );
+  }
+  const algorithms = parsed.CHAT_TOKEN_ALGORITHMS
+    ? parsed.CHAT_TOKEN_ALGORITHMS.split(",").map((alg) => alg.trim())
+    : DEFAULT_ALGORITHMS[key.kind];
+  if (algorithms.some((alg) => alg === "" || alg.toLowerCase() === "none")) {
+    throw new ConfigError("Invalid configuration: CHAT_TOKEN_ALGORITHMS may not list 'none'");
+  }
+  return {
+    database,
+    bucketSeconds: REPORT_WINDOW_SECONDS,
+    token: {
+      issuer: parsed.CHAT_TOKEN_ISSUER,
+      audience: parsed.CHAT_TOKEN_AUDIENCE,
+      algorithms,
+      key,
+    },
+  };
+}
+
+export interface ReporterConfig {
+  database: DatabaseConfig;
+  windowSeconds: number;
+  retentionDays: number;
+  maxWindowsPerRun: number;
+}
+
+export function loadReporterConfig(env: Env = process.env): ReporterConfig {
+  const database = loadDatabaseConfig(env);
+  const { REPORT_WINDOW_SECONDS } = parseEnv(ReportWindowEnv, env);
+  const parsed = parseEnv(ReporterEnv, env);
+  return {
+    database,
+    windowSeconds: REPORT_WINDOW_SECONDS,
+    retentionDays: parsed.REPORT_RETENTION_DAYS,
+    maxWindowsPerRun: parsed.REPORT_MAX_WINDOWS_PER_RUN,
+  };
+}

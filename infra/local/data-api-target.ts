@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { z } from "zod/mini";
+import { type DatabaseConfig, loadDatabaseConfig } from "../../functions/shared/config.ts";
+import { startDataApiServer } from "./data-api/server.ts";
+
+/** Where `npm start` records how to reach the running local stack. */
+export const STACK_FILE = fileURLToPath(new URL("../../.local/stack.json", import.meta.url));
+
+export const StackFile = z.object({
+  baseUrl: z.string(),
+  dataApiUrl: z.string(),
+  resourceArn: z.string(),
+  secretArn: z.string(),
+  database: z.string(),
+  pid: z.number(),
+});
+export type StackFile = z.output<typeof StackFile>;
+
+export interface DataApiTarget {
+  config: DatabaseConfig;
+  /** What the target is, for the CLI's own messages. */
+  description: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The Data API that the local CLIs (`migrate`, `report`) talk to, in this order:
+ * 1. `DB_CLUSTER_ARN` set: the environment says it all (AWS, or an endpoint in DATA_API_ENDPOINT);
+ * 2. `DATABASE_URL` set: that PostgreSQL, behind an in-process local Data API endpoint;
+ * 3. a running `npm start`: the stack recorded in `.local/stack.json`.
+ */
+export async function resolveDataApiTarget(
+  env: Record<string, string | undefined> = process.env,
+): Promise<DataApiTarget> {
+  if (env.DB_CLUSTER_ARN) {
+    const config = loadDatabaseConfig(env);
+    return {
+      config,
+      description: config.endpoint
+        ? `Data API at ${config.endpoint}`
+        : `cluster ${config.resourceArn}`,
+      close: async () => {},
+    };
+  }
+  if (env.DATABASE_URL) {
+    const url = new URL(env.DATABASE_URL);
+    const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || "postgres";
+    const server = await startDataApiServer({
+      connectionUrlFor: (name) => {
+        const other = new URL(url);
+        other.pathname = `/${encodeURIComponent(name)}`;
+        return other.toString();
+      },
+    });
+    return {
+      config: stackConfig(env, server.url, server.resourceArn, server.secretArn, database),
+      description: `${url.host}/${database} (DATABASE_URL) through a local Data API endpoint`,
+      close: () => server.close(),
+    };
+  }
+  if (existsSync(STACK_FILE)) {
+    const stack = StackFile.parse(JSON.parse(readFileSync(STACK_FILE, "utf8")));
+    return {
+      config: stackConfig(
+        env,
+        stack.dataApiUrl,
+        stack.resourceArn,
+        stack.secretArn,
+        stack.database,
+      ),
+      description: `the local stack at ${stack.baseUrl}`,
+      close: async () => {},
+    };
+  }
+  throw new Error(
+    "No database to talk to: run `npm start` first, or set DATABASE_URL (a PostgreSQL), or DB_CLUSTER_ARN, DB_SECRET_ARN and DB_NAME (AWS).",
+  );
+}
+
+function stackConfig(
+  env: Record<string, string | undefined>,
+  endpoint: string,
+  resourceArn: string,
+  secretArn: string,
+  database: string,
+): DatabaseConfig {
+  return loadDatabaseConfig({
+    ...env,
+    DATA_API_ENDPOINT: endpoint,
+    DB_CLUSTER_ARN: resourceArn,
+    DB_SECRET_ARN: secretArn,
+    DB_NAME: database,
+  });
+}

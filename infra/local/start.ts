@@ -1,0 +1,214 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { z } from "zod/mini";
+import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
+import { dataApiMigrationTarget } from "../migrate/data-api-target.ts";
+import { migrate } from "../migrate/runner.ts";
+import { startDataApiServer } from "./data-api/server.ts";
+import { STACK_FILE, type StackFile } from "./data-api-target.ts";
+import { DEMO, seedDemo } from "./demo-seed.ts";
+import { LOCAL_DEV_TOKEN_SECRET } from "./dev-secret.ts";
+import { startPostgres } from "./postgres.ts";
+import { signLocalChatToken } from "./token-cli.ts";
+
+/**
+ * `npm start` (SPEC §6): PostgreSQL (embedded, or DATABASE_URL) → migrations through the local Data
+ * API endpoint → `serverless offline` serving the real handlers → demo rows → a ready `curl` → READY.
+ * Ctrl-C stops everything it started and removes the embedded data directory.
+ */
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const LOCAL_DATABASE = "chat_heartbeat";
+
+const StartEnv = z.object({
+  PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 3000),
+  DATABASE_URL: z.optional(z.string().check(z.minLength(1))),
+  SEED_DEMO: z.optional(z.enum(["0", "1"])),
+  CHAT_TOKEN_SECRET: z._default(z.string().check(z.minLength(32)), LOCAL_DEV_TOKEN_SECRET),
+  CHAT_TOKEN_ISSUER: z._default(z.string(), "chat-heartbeat-local"),
+  CHAT_TOKEN_AUDIENCE: z._default(z.string(), "chat-heartbeat"),
+  REPORT_WINDOW_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 300),
+});
+
+const cleanups: (() => Promise<void> | void)[] = [];
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        console.error(`cleanup failed: ${(error as Error).message}`);
+      }
+    }
+  }
+  process.exit(code);
+}
+
+function waitForPort(port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child.exitCode !== null) {
+        reject(new Error(`serverless offline exited with code ${child.exitCode}`));
+        return;
+      }
+      const socket = connect({ port, host: "127.0.0.1" });
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once("error", () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listened on port ${port} in time`));
+        else setTimeout(attempt, 200);
+      });
+    };
+    attempt();
+  });
+}
+
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const env = StartEnv.parse(
+    Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== "")),
+  );
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => void shutdown(0));
+  }
+
+  const postgres = await startPostgres({ databaseUrl: env.DATABASE_URL });
+  cleanups.push(() => postgres.stop());
+  let database: string;
+  if (postgres.embedded) {
+    database = LOCAL_DATABASE;
+    await ensureDatabase(postgres.adminUrl, database);
+  } else {
+    database = decodeURIComponent(new URL(postgres.adminUrl).pathname.slice(1)) || "postgres";
+  }
+  console.log(
+    postgres.embedded
+      ? "PostgreSQL: embedded, throw-away data directory"
+      : `PostgreSQL: ${new URL(postgres.adminUrl).host}/${database} (DATABASE_URL)`,
+  );
+
+  const dataApi = await startDataApiServer({ connectionUrlFor: postgres.urlFor });
+  cleanups.push(() => dataApi.close());
+  console.log(`Data API endpoint: ${dataApi.url}`);
+
+  const dbEnv = {
+    AWS_REGION: "us-east-1",
+    DATA_API_ENDPOINT: dataApi.url,
+    DB_CLUSTER_ARN: dataApi.resourceArn,
+    DB_SECRET_ARN: dataApi.secretArn,
+    DB_NAME: database,
+  };
+  const db = createDataApiDatabase({
+    region: dbEnv.AWS_REGION,
+    endpoint: dataApi.url,
+    resourceArn: dataApi.resourceArn,
+    secretArn: dataApi.secretArn,
+    database,
+    timeoutMs: 60_000,
+  });
+  cleanups.push(() => db.close());
+  const applied = await migrate(dataApiMigrationTarget(db));
+  console.log(`Migrations: ${applied.length > 0 ? applied.join(", ") : "up to date"}`);
+
+  const seed = postgres.embedded || env.SEED_DEMO === "1";
+  if (seed) await seedDemo(db);
+
+  const baseUrl = `http://127.0.0.1:${env.PORT}`;
+  const offline = spawn(
+    process.execPath,
+    [
+      fileURLToPath(new URL("../../node_modules/serverless/bin/serverless.js", import.meta.url)),
+      "offline",
+      "start",
+      "--stage",
+      "local",
+    ],
+    {
+      cwd: ROOT,
+      // Own process group, so shutdown reaches serverless-offline's workers too.
+      detached: true,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: {
+        ...process.env,
+        ...dbEnv,
+        PORT: String(env.PORT),
+        CHAT_TOKEN_SECRET: env.CHAT_TOKEN_SECRET,
+        CHAT_TOKEN_ISSUER: env.CHAT_TOKEN_ISSUER,
+        CHAT_TOKEN_AUDIENCE: env.CHAT_TOKEN_AUDIENCE,
+        REPORT_WINDOW_SECONDS: String(env.REPORT_WINDOW_SECONDS),
+        SLS_TELEMETRY_DISABLED: "1",
+        SLS_NOTIFICATIONS_MODE: "off",
+      },
+    },
+  );
+  cleanups.push(() => {
+    if (offline.exitCode === null && offline.pid) {
+      try {
+        process.kill(-offline.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+  });
+  offline.on("exit", (code) => {
+    if (!stopping) {
+      console.error(`serverless offline stopped (code ${code}); shutting down`);
+      void shutdown(1);
+    }
+  });
+  await waitForPort(env.PORT, 120_000, offline);
+
+  const stack: StackFile = {
+    baseUrl,
+    dataApiUrl: dataApi.url,
+    resourceArn: dataApi.resourceArn,
+    secretArn: dataApi.secretArn,
+    database,
+    pid: process.pid,
+  };
+  mkdirSync(dirname(STACK_FILE), { recursive: true });
+  writeFileSync(STACK_FILE, `${JSON.stringify(stack, null, 2)}\n`);
+  cleanups.push(() => rmSync(STACK_FILE, { force: true }));
+
+  if (seed) {
+    const token = await signLocalChatToken({
+      sub: DEMO.userId,
+      chatId: DEMO.chatId,
+      secret: env.CHAT_TOKEN_SECRET,
+      issuer: env.CHAT_TOKEN_ISSUER,
+      audience: env.CHAT_TOKEN_AUDIENCE,
+      ttl: "12h",
+    });
+    console.log("\nDemo chat seeded. Send it a heartbeat:\n");
+    console.log(
+      `curl -sS -X POST ${baseUrl}/chats/${DEMO.chatId}/heartbeat -H 'Authorization: Bearer ${token}'\n`,
+    );
+  }
+  console.log(`READY ${baseUrl}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`npm start failed: ${(error as Error).stack ?? String(error)}`);
+  void shutdown(1);
+});

@@ -1,0 +1,139 @@
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { SignJWT } from "jose";
+import { z } from "zod/mini";
+import {
+  LOCAL_DEV_TOKEN_AUDIENCE,
+  LOCAL_DEV_TOKEN_ISSUER,
+  LOCAL_DEV_TOKEN_SECRET,
+} from "./dev-secret.ts";
+
+/**
+ * `npm run token -- --sub <uuid> [--chat <uuid>] [--scope "..."] [--ttl 1h]`: prints an HS256
+ * chat token the local stack accepts (SPEC §6). Signing lives here, not in the functions: the
+ * deployed stages only ever verify tokens.
+ */
+
+export const DEFAULT_LOCAL_SCOPE = "workspace:read workspace:update";
+export const DEFAULT_LOCAL_TTL = "1h";
+
+const TTL_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+const TTL = /^(\d+)([smhd]?)$/;
+
+/** `90`, `90s`, `15m`, `1h`, `7d` → seconds. */
+export function parseTtl(ttl: string): number {
+  const match = TTL.exec(ttl.trim());
+  const seconds = match
+    ? Number(match[1]) * TTL_UNITS[(match[2] || "s") as keyof typeof TTL_UNITS]
+    : 0;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+    throw new Error(`--ttl must be a positive duration such as 90s, 15m, 1h or 7d (got "${ttl}")`);
+  }
+  return seconds;
+}
+
+export interface LocalChatTokenRequest {
+  /** The user id (UUID) that owns the chat. */
+  sub: string;
+  /** Binds the token to one chat. */
+  chatId?: string;
+  scope?: string;
+  /** Lifetime, e.g. `1h`; see {@link parseTtl}. */
+  ttl?: string;
+  secret?: string;
+  issuer?: string;
+  audience?: string;
+  now?: () => Date;
+}
+
+const SignRequest = z.object({
+  sub: z.guid("--sub must be a UUID"),
+  chatId: z.optional(z.guid("--chat must be a UUID")),
+  scope: z.optional(z.string()),
+  ttl: z.optional(z.string()),
+  secret: z.optional(
+    z
+      .string()
+      .check(
+        z.refine(
+          (secret) => Buffer.byteLength(secret, "utf8") >= 32,
+          "the token secret must be at least 32 bytes",
+        ),
+      ),
+  ),
+  issuer: z.optional(z.string().check(z.minLength(1))),
+  audience: z.optional(z.string().check(z.minLength(1))),
+});
+
+/** Signs a local HS256 chat token with the claims the heartbeat verifies (SPEC §4). */
+export async function signLocalChatToken(request: LocalChatTokenRequest): Promise<string> {
+  const { now, ...fields } = request;
+  const parsed = z.safeParse(SignRequest, fields);
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => i.message).join("; "));
+  const valid = parsed.data;
+  const issuedAt = Math.floor((now?.() ?? new Date()).getTime() / 1000);
+  const claims: Record<string, string> = { scope: valid.scope ?? DEFAULT_LOCAL_SCOPE };
+  if (valid.chatId !== undefined) claims.chat_id = valid.chatId;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(valid.sub)
+    .setIssuer(valid.issuer ?? LOCAL_DEV_TOKEN_ISSUER)
+    .setAudience(valid.audience ?? LOCAL_DEV_TOKEN_AUDIENCE)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + parseTtl(valid.ttl ?? DEFAULT_LOCAL_TTL))
+    .sign(new TextEncoder().encode(valid.secret ?? LOCAL_DEV_TOKEN_SECRET));
+}
+
+const USAGE =
+  'usage: npm run token -- --sub <uuid> [--chat <uuid>] [--scope "workspace:read workspace:update"] [--ttl 1h]';
+
+/** The CLI without the process: arguments and environment in, the token out. */
+export async function runTokenCli(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<string> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      sub: { type: "string" },
+      chat: { type: "string" },
+      scope: { type: "string" },
+      ttl: { type: "string" },
+    },
+  });
+  if (values.sub === undefined) throw new Error(`--sub is required\n${USAGE}`);
+  // Empty variables count as unset, as in functions/shared/config.ts.
+  const fromEnv = (name: string) => env[name] || undefined;
+  return signLocalChatToken({
+    sub: values.sub,
+    chatId: values.chat,
+    scope: values.scope,
+    ttl: values.ttl,
+    secret: fromEnv("CHAT_TOKEN_SECRET"),
+    issuer: fromEnv("CHAT_TOKEN_ISSUER"),
+    audience: fromEnv("CHAT_TOKEN_AUDIENCE"),
+  });
+}
+
+function isMainModule(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  runTokenCli(process.argv.slice(2)).then(
+    (token) => process.stdout.write(`${token}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}
