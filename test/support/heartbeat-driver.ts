@@ -1,0 +1,64 @@
+import type pg from "pg";
+import type { HeartbeatOutcome } from "../../functions/heartbeat/domain/outcomes.ts";
+import { toPositionalParameters } from "../../infra/local/sql-lexer.ts";
+import heartbeatSql from "../../sql/queries/heartbeat.sql";
+
+/** What one accepted heartbeat reports, as in the SPEC §3 response body (times ISO-8601 UTC). */
+export interface HeartbeatResult {
+  outcome: HeartbeatOutcome;
+  workspaceId: string | null;
+  deadline: string | null;
+  maxDeadline: string | null;
+  lastUsedAt: string | null;
+}
+
+/**
+ * One heartbeat for `chatId` by the token subject `userId`. The rule tests are written against this
+ * interface so the same cases can run through the statement alone or through the whole handler.
+ */
+export interface HeartbeatDriver {
+  beat(chatId: string, userId: string): Promise<HeartbeatResult | "not_found">;
+}
+
+interface HeartbeatRow {
+  outcome: HeartbeatOutcome;
+  workspace_id: string | null;
+  deadline: string | null;
+  max_deadline: string | null;
+  last_used_at: string | null;
+}
+
+const statement = toPositionalParameters(heartbeatSql);
+
+/** Runs `sql/queries/heartbeat.sql` directly over `pool`, each heartbeat on one autocommit connection. */
+export function pgHeartbeatDriver(
+  pool: Pick<pg.Pool, "query">,
+  options: { bucketSeconds: number },
+): HeartbeatDriver {
+  return {
+    async beat(chatId, userId) {
+      const parameters: Record<string, string> = {
+        chatId,
+        userId,
+        bucketSeconds: String(options.bucketSeconds),
+      };
+      const values = statement.names.map((name) => {
+        const value = parameters[name];
+        if (value === undefined)
+          throw new Error(`heartbeat.sql uses an unknown parameter :${name}`);
+        return value;
+      });
+      const { rows } = await pool.query<HeartbeatRow>(statement.text, values);
+      if (rows.length > 1) throw new Error(`heartbeat returned ${rows.length} rows`);
+      const row = rows[0];
+      if (!row) return "not_found";
+      return {
+        outcome: row.outcome,
+        workspaceId: row.workspace_id,
+        deadline: row.deadline,
+        maxDeadline: row.max_deadline,
+        lastUsedAt: row.last_used_at,
+      };
+    },
+  };
+}
