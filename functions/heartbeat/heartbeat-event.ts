@@ -20,7 +20,8 @@ export const HeartbeatEvent = z.object({
     // Any 8-4-4-4-12 hex id: PostgreSQL's uuid type accepts all of them, not only RFC versions.
     chatId: z.guid("chatId must be a UUID"),
   }),
-  body: z.optional(
+  // nullish: serverless-offline sends `body: null` where API Gateway leaves it out.
+  body: z.nullish(
     z
       .string()
       .check(

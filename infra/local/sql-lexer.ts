@@ -22,9 +22,14 @@ function segments(sql: string): Segment[] {
     const ch = sql[i];
     const next = sql[i + 1];
     if (ch === "'" || ch === '"') {
+      // E'…' strings also escape with a backslash (E'it\'s'); the E is already in `code`.
+      const backslashEscapes = ch === "'" && /(^|[^A-Za-z0-9_$])[Ee]$/.test(code);
       let j = i + 1;
       for (;;) {
-        j = sql.indexOf(ch, j);
+        if (backslashEscapes) {
+          while (j < sql.length && sql[j] !== ch) j += sql[j] === "\\" ? 2 : 1;
+          if (j >= sql.length) j = -1;
+        } else j = sql.indexOf(ch, j);
         if (j === -1) throw new SyntaxError(`unterminated ${ch} quote in SQL`);
         if (sql[j + 1] === ch)
           j += 2; // doubled quote is an escaped quote
@@ -99,9 +104,13 @@ const PLACEHOLDER = /(?<![:A-Za-z0-9_])(:)([A-Za-z_][A-Za-z0-9_]*)/g;
 /**
  * Rewrites the Data API's named placeholders (`:deadline`) into PostgreSQL's positional ones
  * (`$1`), leaving `::casts`, strings, identifiers and comments alone. A name used twice gets one
- * position. Returns the names in position order.
+ * position. Returns the names in position order. `render` decides what replaces a placeholder
+ * (the local Data API endpoint uses it to add the cast a parameter's type calls for, `$1::uuid`).
  */
-export function toPositionalParameters(sql: string): { text: string; names: string[] } {
+export function toPositionalParameters(
+  sql: string,
+  render: (position: number, name: string) => string = (position) => `$${position}`,
+): { text: string; names: string[] } {
   const names: string[] = [];
   const text = segments(sql)
     .map((segment) =>
@@ -110,7 +119,7 @@ export function toPositionalParameters(sql: string): { text: string; names: stri
         : segment.text.replace(PLACEHOLDER, (_match, _colon: string, name: string) => {
             let index = names.indexOf(name);
             if (index === -1) index = names.push(name) - 1;
-            return `$${index + 1}`;
+            return render(index + 1, name);
           }),
     )
     .join("");

@@ -23,6 +23,7 @@ import {
   type HeartbeatResult,
   pgHeartbeatDriver,
 } from "../support/heartbeat-driver.ts";
+import { handlerHeartbeatDriver, startHeartbeatStack } from "../support/heartbeat-stack.ts";
 
 /**
  * SPEC §2, rule by rule, against real PostgreSQL. Each case asserts on the rows (deadline,
@@ -43,6 +44,13 @@ const DRIVERS: DriverUnderTest[] = [
   {
     name: "heartbeat.sql over pg",
     create: async (db) => pgHeartbeatDriver(db.pool, { bucketSeconds: BUCKET_SECONDS }),
+  },
+  {
+    name: "the Lambda handler → SDK → local Data API → PostgreSQL",
+    create: async (db) =>
+      handlerHeartbeatDriver(
+        await startHeartbeatStack({ REPORT_WINDOW_SECONDS: String(BUCKET_SECONDS) }, { db }),
+      ),
   },
 ];
 

@@ -3,10 +3,13 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from "aws-lambda";
+import { vi } from "vitest";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "../../infra/local/dev-secret.ts";
+import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { type HeartbeatRequest, heartbeatEvent, lambdaContext } from "./api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
+import type { HeartbeatDriver, HeartbeatResult } from "./heartbeat-driver.ts";
 
 export const TEST_TOKEN_SECRET = LOCAL_DEV_TOKEN_SECRET;
 
@@ -32,8 +35,10 @@ export interface HeartbeatStack {
  */
 export async function startHeartbeatStack(
   env: Record<string, string> = {},
+  options: { db?: TestDatabase } = {},
 ): Promise<HeartbeatStack> {
-  const db = await createTestDatabase();
+  const ownsDatabase = options.db === undefined;
+  const db = options.db ?? (await createTestDatabase());
   const dataApi = await startDataApiServer({ connectionUrlFor: db.serverUrlFor });
   Object.assign(process.env, {
     AWS_REGION: "us-east-1",
@@ -53,6 +58,8 @@ export async function startHeartbeatStack(
     POWERTOOLS_TRACE_ENABLED: "false",
     ...env,
   });
+  // A fresh module registry is a fresh Lambda container: config and clients are built anew.
+  vi.resetModules();
   const handlerModule = await import("../../functions/heartbeat/handler.ts");
   // As Lambda calls it: the raw event (middy's types describe the event after the parser ran).
   const handler = handlerModule.handler as unknown as (
@@ -80,7 +87,27 @@ export async function startHeartbeatStack(
     send: (request) => invoke(heartbeatEvent(request)),
     async stop() {
       await dataApi.close();
-      await db.drop();
+      if (ownsDatabase) await db.drop();
     },
+  };
+}
+
+/** The rule suite's driver over the whole path: a token for `userId`, then the real handler. */
+export function handlerHeartbeatDriver(stack: HeartbeatStack): HeartbeatDriver & {
+  close(): Promise<void>;
+} {
+  return {
+    async beat(chatId, userId) {
+      const token = await signLocalChatToken({ sub: userId, secret: TEST_TOKEN_SECRET });
+      const response = await stack.send({ chatId, token });
+      if (response.status === 404) return "not_found";
+      if (response.status !== 200) {
+        throw new Error(`heartbeat answered ${response.status}: ${JSON.stringify(response.body)}`);
+      }
+      const { outcome, workspaceId, deadline, maxDeadline, lastUsedAt } =
+        response.body as HeartbeatResult;
+      return { outcome, workspaceId, deadline, maxDeadline, lastUsedAt };
+    },
+    close: () => stack.stop(),
   };
 }

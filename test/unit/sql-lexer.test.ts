@@ -18,6 +18,15 @@ describe("splitStatements", () => {
     ]);
   });
 
+  it("honours backslash escapes in E'' strings only", () => {
+    expect(splitStatements("SELECT E'it\\'s; fine'; SELECT 'a\\'; SELECT 2")).toEqual([
+      "SELECT E'it\\'s; fine'",
+      "SELECT 'a\\'",
+      "SELECT 2",
+    ]);
+    expect(toPositionalParameters("SELECT e'\\' :x', :y").names).toEqual(["y"]);
+  });
+
   it("keeps a final statement without a semicolon and rejects unterminated quotes", () => {
     expect(splitStatements("SELECT 1; SELECT 2")).toEqual(["SELECT 1", "SELECT 2"]);
     expect(() => splitStatements("SELECT 'oops")).toThrow(/unterminated/);
@@ -32,6 +41,13 @@ describe("toPositionalParameters", () => {
     );
     expect(text).toBe("SELECT $1::uuid, ':b', \":c\", $1, x::text -- :d\n, $$ :e $$, $2");
     expect(names).toEqual(["a", "f_2"]);
+  });
+
+  it("lets the caller decide what a placeholder becomes", () => {
+    const { text } = toPositionalParameters("SELECT :a, :b, :a", (position, name) =>
+      name === "a" ? `$${position}::uuid` : `$${position}`,
+    );
+    expect(text).toBe("SELECT $1::uuid, $2, $1::uuid");
   });
 
   it("does not mistake array slices or time literals inside strings for parameters", () => {

@@ -86,10 +86,12 @@ export function httpErrorContract(options: {
         requestId:
           typeof gatewayRequestId === "string" ? gatewayRequestId : request.context.awsRequestId,
       };
-      request.error = createError(contract.status, JSON.stringify(body), {
-        expose: true,
-        headers: { "Cache-Control": "no-store", ...contract.headers },
-      });
+      // @middy/http-error-handler renders `statusCode`, `message` and `headers` of an exposed error
+      // (createError's options do not carry headers, so they are set on the error itself).
+      request.error = Object.assign(
+        createError(contract.status, JSON.stringify(body), { expose: true }),
+        { headers: { "Cache-Control": "no-store", ...contract.headers } },
+      );
     },
   };
 }
