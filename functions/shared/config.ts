@@ -52,6 +52,17 @@ const ReporterEnv = z.object({
   REPORT_RETENTION_DAYS: positiveInt(14),
   /** Catch-up bound: a long outage is reported over several runs rather than one huge one. */
   REPORT_MAX_WINDOWS_PER_RUN: positiveInt(288),
+  /**
+   * A window is complete only this long after its end: a heartbeat whose now() fell inside it can
+   * commit later, and the Data API cancels statements after 45 s, so 60 s bounds the wait.
+   */
+  REPORT_SETTLE_SECONDS: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 60),
+  /** Assumptions behind the 5 % guard's write floor: one build write per 0.05 × bump per workspace. */
+  REPORT_HEARTBEAT_INTERVAL_SECONDS: positiveInt(30),
+  REPORT_ACTIVITY_BUMP_SECONDS: positiveInt(3600),
+  /** Pruning deletes at most batch × batches rows per run, so one run never holds locks for long. */
+  REPORT_PRUNE_BATCH_SIZE: positiveInt(5000),
+  REPORT_PRUNE_MAX_BATCHES: positiveInt(10),
 });
 
 export class ConfigError extends Error {
@@ -160,6 +171,11 @@ export interface ReporterConfig {
   windowSeconds: number;
   retentionDays: number;
   maxWindowsPerRun: number;
+  settleSeconds: number;
+  heartbeatIntervalSeconds: number;
+  activityBumpSeconds: number;
+  pruneBatchSize: number;
+  pruneMaxBatches: number;
 }
 
 export function loadReporterConfig(env: Env = process.env): ReporterConfig {
@@ -171,5 +187,10 @@ export function loadReporterConfig(env: Env = process.env): ReporterConfig {
     windowSeconds: REPORT_WINDOW_SECONDS,
     retentionDays: parsed.REPORT_RETENTION_DAYS,
     maxWindowsPerRun: parsed.REPORT_MAX_WINDOWS_PER_RUN,
+    settleSeconds: parsed.REPORT_SETTLE_SECONDS,
+    heartbeatIntervalSeconds: parsed.REPORT_HEARTBEAT_INTERVAL_SECONDS,
+    activityBumpSeconds: parsed.REPORT_ACTIVITY_BUMP_SECONDS,
+    pruneBatchSize: parsed.REPORT_PRUNE_BATCH_SIZE,
+    pruneMaxBatches: parsed.REPORT_PRUNE_MAX_BATCHES,
   };
 }

@@ -10,7 +10,8 @@ export const METRICS_NAMESPACE = "ChatHeartbeat";
  */
 export function createObservability(serviceName: string) {
   const logger = new Logger({ serviceName });
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
+  // Metrics' own warnings (e.g. nothing to publish) go through the structured logger.
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger });
   const tracer = new Tracer({ serviceName });
   return { logger, metrics, tracer };
 }

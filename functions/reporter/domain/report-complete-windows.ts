@@ -1,0 +1,93 @@
+import type { HeartbeatOutcome } from "../../heartbeat/domain/outcomes.ts";
+import {
+  buildReport,
+  type EpochSeconds,
+  floorWriteRatio,
+  type Report,
+  type WindowCount,
+  type WindowRange,
+  windowsToReport,
+} from "./windows.ts";
+
+/** One reporter run's view of the database, all inside one transaction. */
+export interface ReportTransaction {
+  /** Locks the watermark until the transaction ends; concurrent runs wait here. */
+  lockWatermark(): Promise<{
+    reportedUntil: EpochSeconds | null;
+    earliestCount: EpochSeconds | null;
+    now: EpochSeconds;
+  }>;
+  countsBetween(range: WindowRange, windowSeconds: number): Promise<WindowCount[]>;
+  advanceWatermark(until: EpochSeconds): Promise<void>;
+}
+
+export interface ReportStore {
+  inTransaction<T>(work: (tx: ReportTransaction) => Promise<T>): Promise<T>;
+  /** Deletes one batch of expired, already reported counts; returns how many rows went. */
+  pruneBatch(retentionSeconds: number, batchSize: number): Promise<number>;
+}
+
+export interface ReportSettings {
+  windowSeconds: number;
+  settleSeconds: number;
+  maxWindowsPerRun: number;
+  heartbeatIntervalSeconds: number;
+  activityBumpSeconds: number;
+  retentionDays: number;
+  pruneBatchSize: number;
+  pruneMaxBatches: number;
+}
+
+export interface ReportRun {
+  report: Report;
+  /** The range this run covered (empty windows included), or null when nothing was complete. */
+  range: WindowRange | null;
+  pruned: number;
+}
+
+export type { HeartbeatOutcome };
+
+/**
+ * Reports every complete window since the last reported one, exactly once: the counts are read
+ * and the watermark advanced in one transaction under the watermark's row lock. The caller emits
+ * the report only after this returns (after the commit), so a run that fails part-way has reported
+ * nothing and the next run reports it — emission is at most once, never twice.
+ */
+export async function reportCompleteWindows(
+  store: ReportStore,
+  settings: ReportSettings,
+): Promise<ReportRun> {
+  const { report, range } = await store.inTransaction(async (tx) => {
+    const state = await tx.lockWatermark();
+    const range = windowsToReport({
+      ...state,
+      windowSeconds: settings.windowSeconds,
+      settleSeconds: settings.settleSeconds,
+      maxWindows: settings.maxWindowsPerRun,
+    });
+    if (range === null) return { report: { windows: [] }, range };
+    const counts = await tx.countsBetween(range, settings.windowSeconds);
+    await tx.advanceWatermark(range.to);
+    return {
+      report: buildReport(counts, range, {
+        windowSeconds: settings.windowSeconds,
+        floorWriteRatio: floorWriteRatio(
+          settings.heartbeatIntervalSeconds,
+          settings.activityBumpSeconds,
+        ),
+      }),
+      range,
+    };
+  });
+
+  let pruned = 0;
+  for (let batch = 0; batch < settings.pruneMaxBatches; batch++) {
+    const deleted = await store.pruneBatch(
+      settings.retentionDays * 86_400,
+      settings.pruneBatchSize,
+    );
+    pruned += deleted;
+    if (deleted < settings.pruneBatchSize) break;
+  }
+  return { report, range, pruned };
+}

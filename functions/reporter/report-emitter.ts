@@ -1,0 +1,25 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { HEARTBEAT_OUTCOMES } from "../heartbeat/domain/outcomes.ts";
+import type { Report } from "./domain/windows.ts";
+
+/**
+ * Per window: one EMF document (namespace ChatHeartbeat) stamped with the window's start, holding
+ * one metric per outcome (zeros included, so dashboards see a continuous series), the accepted
+ * total and the write ratio; and one structured log line.
+ */
+export function emitReport(
+  report: Report,
+  { logger, metrics }: { logger: Logger; metrics: Metrics },
+) {
+  for (const window of report.windows) {
+    metrics.setTimestamp(new Date(window.start));
+    for (const outcome of HEARTBEAT_OUTCOMES) {
+      metrics.addMetric(`reported_${outcome}`, MetricUnit.Count, window.outcomes[outcome] ?? 0);
+    }
+    metrics.addMetric("reported_accepted", MetricUnit.Count, window.accepted);
+    metrics.addMetric("reported_write_ratio", MetricUnit.NoUnit, window.writeRatio);
+    metrics.publishStoredMetrics();
+    logger.info("report window", { window });
+  }
+}
