@@ -1,0 +1,182 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { connect } from "node:net";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../infra/local/postgres.ts";
+
+/**
+ * SPEC §6 end to end, as a user runs it: `npm start` as a child process until `READY <url>`, a
+ * heartbeat from the client CLI and from curl's equivalent with a token from `npm run token`,
+ * `npm run report` seeing the counts, and Ctrl-C leaving no process and no data directory behind.
+ */
+
+const run = promisify(execFile);
+const ROOT = new URL("../../", import.meta.url).pathname;
+const DEMO_CHAT = "7e3f0c2a-5b1d-4c8e-9a6f-2d4b8c1e0a06";
+const DEMO_USER = "7e3f0c2a-5b1d-4c8e-9a6f-2d4b8c1e0a02";
+
+let stack: ChildProcess;
+let baseUrl: string;
+let output = "";
+let port: number;
+let lambdaPort: number;
+/** Embedded PostgreSQL servers running before the stack (this test run's own, for one). */
+let serversBefore: Set<string>;
+
+async function embeddedPostgresServers(): Promise<string[]> {
+  const { stdout } = await run("ps", ["-eo", "pid,args"]);
+  return stdout
+    .split("\n")
+    .filter((line) => /postgres -D \S*chat-heartbeat-pg-/.test(line))
+    .map((line) => line.trim());
+}
+
+const env = () => ({
+  ...process.env,
+  PORT: String(port),
+  OFFLINE_LAMBDA_PORT: String(lambdaPort),
+  // Short windows so `npm run report` can see this test's heartbeats within seconds.
+  REPORT_WINDOW_SECONDS: "2",
+  REPORT_SETTLE_SECONDS: "0",
+  POWERTOOLS_LOG_LEVEL: "WARN",
+  DATABASE_URL: "",
+  FORCE_COLOR: "0",
+});
+
+function portOpen(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port: p, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+beforeAll(async () => {
+  serversBefore = new Set(await embeddedPostgresServers());
+  port = await freePort();
+  lambdaPort = await freePort();
+  // Its own process group, like a terminal's foreground job: Ctrl-C signals the whole group.
+  stack = spawn("npm", ["start"], {
+    cwd: ROOT,
+    env: env(),
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  baseUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no READY in time:\n${output}`)), 150_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const ready = /^READY (\S+)$/m.exec(output);
+      if (ready?.[1]) {
+        clearTimeout(timer);
+        resolve(ready[1]);
+      }
+    };
+    stack.stdout?.on("data", onData);
+    stack.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    stack.once("exit", (code) => reject(new Error(`npm start exited (${code}):\n${output}`)));
+  });
+}, 180_000);
+
+afterAll(async () => {
+  try {
+    if (stack?.pid) process.kill(-stack.pid, "SIGINT");
+  } catch {
+    // already stopped
+  }
+});
+
+describe("npm start", () => {
+  it("prints a ready curl with a token before READY", () => {
+    expect(baseUrl).toBe(`http://127.0.0.1:${port}`);
+    expect(output).toMatch(
+      new RegExp(
+        `curl .*-X POST ${baseUrl}/chats/${DEMO_CHAT}/heartbeat -H 'Authorization: Bearer [\\w-]+\\.[\\w-]+\\.[\\w-]+'`,
+      ),
+    );
+  });
+
+  it("keeps the demo workspace alive: the client CLI sees `bumped`, a second heartbeat `not_due`", async () => {
+    const { stdout: token } = await run(
+      "npm",
+      ["run", "-s", "token", "--", "--sub", DEMO_USER, "--chat", DEMO_CHAT],
+      { cwd: ROOT, env: env() },
+    );
+    expect(token.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+
+    const beat = await run(
+      "npx",
+      [
+        "tsx",
+        "client/src/cli.ts",
+        "beat",
+        "--url",
+        baseUrl,
+        "--chat",
+        DEMO_CHAT,
+        "--token",
+        token.trim(),
+        "--once",
+      ],
+      { cwd: ROOT, env: env() },
+    );
+    expect(beat.stdout).toMatch(/ bumped deadline=\d{4}-\d\d-\d\dT/);
+
+    const response = await fetch(`${baseUrl}/chats/${DEMO_CHAT}/heartbeat`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token.trim()}` },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ chatId: DEMO_CHAT, outcome: "not_due" });
+  }, 60_000);
+
+  it("reports the heartbeats with `npm run report` once their window is complete", async () => {
+    // Windows are 2 s long; wait for the heartbeats' window to close.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const { stdout } = await run("npm", ["run", "-s", "report"], { cwd: ROOT, env: env() });
+    const report = JSON.parse(stdout) as {
+      windows: { accepted: number; outcomes: Record<string, number> }[];
+    };
+    const totals = report.windows.reduce(
+      (sum, window) => ({
+        accepted: sum.accepted + window.accepted,
+        bumped: sum.bumped + (window.outcomes.bumped ?? 0),
+        notDue: sum.notDue + (window.outcomes.not_due ?? 0),
+      }),
+      { accepted: 0, bumped: 0, notDue: 0 },
+    );
+    expect(totals).toEqual({ accepted: 2, bumped: 1, notDue: 1 });
+  }, 60_000);
+
+  it("stops cleanly on Ctrl-C: no listener, no stack file, no process left", async () => {
+    const stackFile = `${ROOT}.local/stack.json`;
+    expect(existsSync(stackFile)).toBe(true);
+    const group = stack.pid as number;
+    // Ctrl-C: SIGINT to the foreground process group (npm and the script under it).
+    process.kill(-group, "SIGINT");
+    const groupAlive = () => {
+      try {
+        process.kill(-group, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let leftovers: string[] = [];
+    for (let attempt = 0; attempt < 40; attempt++) {
+      leftovers = (await embeddedPostgresServers()).filter((line) => !serversBefore.has(line));
+      if (!groupAlive() && leftovers.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(groupAlive()).toBe(false);
+    expect(leftovers).toEqual([]);
+    expect(await portOpen(port)).toBe(false);
+    expect(existsSync(stackFile)).toBe(false);
+  }, 30_000);
+});
