@@ -1,4 +1,4 @@
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import heartbeatSql from "../../sql/queries/heartbeat.sql";
 import { type SqlDatabase, sqlParameter } from "../shared/database/database.ts";
 import { HEARTBEAT_OUTCOMES } from "./domain/outcomes.ts";

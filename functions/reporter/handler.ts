@@ -3,7 +3,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import { loadReporterConfig } from "../shared/config.ts";
 import { createDataApiDatabase } from "../shared/database/data-api.ts";
 import { createObservability } from "../shared/observability.ts";

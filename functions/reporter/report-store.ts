@@ -1,4 +1,4 @@
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import pruneSql from "../../sql/queries/prune-outcome-counts.sql";
 import advanceWatermarkSql from "../../sql/queries/report-advance-watermark.sql";
 import lockWatermarkSql from "../../sql/queries/report-lock-watermark.sql";

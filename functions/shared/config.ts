@@ -1,4 +1,4 @@
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 
 /**
  * The one place the functions read their environment. Each handler parses the part it needs once,

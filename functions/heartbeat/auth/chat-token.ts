@@ -1,5 +1,5 @@
 import { errors, jwtVerify } from "jose";
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import { ConfigError } from "../../shared/config.ts";
 import { ChatTokenKeyUnavailableError, type ChatTokenRejection, invalidToken } from "./errors.ts";
 import type { ChatTokenKeySource } from "./keys.ts";

@@ -8,7 +8,7 @@ import {
   RollbackTransactionCommand,
   type SqlParameter,
 } from "@aws-sdk/client-rds-data";
-import type { z } from "zod/mini";
+import type * as z from "zod/mini";
 import type { DatabaseConfig } from "../config.ts";
 import {
   DatabaseQueryError,

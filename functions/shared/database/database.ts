@@ -1,5 +1,5 @@
 import type { SqlParameter } from "@aws-sdk/client-rds-data";
-import type { z } from "zod/mini";
+import type * as z from "zod/mini";
 
 export type { SqlParameter };
 
