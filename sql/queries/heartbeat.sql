@@ -62,6 +62,8 @@ workspace AS MATERIALIZED (
   CROSS JOIN LATERAL (
     SELECT
       nullif(w.autostart_schedule, '') IS NOT NULL
+        -- A NULL next_start_at would make this NULL, not false, and send I down the autostart branch.
+        AND w.next_start_at IS NOT NULL
         AND w.next_start_at > now()
         AND now() + (t.activity_bump / 1000) * interval '1 microsecond' > w.next_start_at
         AS applies,
@@ -121,8 +123,9 @@ plan AS MATERIALIZED (
   CROSS JOIN LATERAL (
     SELECT
       w.bump_us * interval '1 microsecond' AS i,
-      -- The 5 % guard: write only once 5 % of the interval has elapsed (integer maths, exact).
-      (w.bump_us * 95 / 100) * interval '1 microsecond' AS guard
+      -- The 5 % guard: write only once 5 % of the interval has elapsed. deadline - 0.95 I < now
+      -- holds for whole microseconds exactly when deadline - now < ceil(0.95 I): round up, not down.
+      ((w.bump_us * 95 + 99) / 100) * interval '1 microsecond' AS guard
   ) bump
 ),
 
