@@ -508,6 +508,8 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
         ],
         ["next_start_at is in the past", autostart({ nextStartInSeconds: -60 })],
         ["there is no autostart schedule", { ...autostart({}), autostartSchedule: null }],
+        // Regression: a NULL next_start_at once made the branch test NULL, and I NULL: no bump ever.
+        ["a schedule is set but next_start_at is not", { ...autostart({}), nextStartAt: null }],
       ];
       for (const [name, workspace] of plainBumpCases) {
         it(`bumps by activity_bump when ${name}`, async () => {
