@@ -1,0 +1,164 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * `serverless package` offline (no AWS call), and the CloudFormation it generates: what is deployed
+ * is what SPEC and the issue pin — runtime, route, schedule, throttling — and every data action in
+ * IAM is scoped to one ARN.
+ */
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+type Json = Record<string, unknown>;
+const templates: Record<string, Json> = {};
+const packages: Record<string, string> = {};
+
+async function packageStage(stage: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `chat-heartbeat-${stage}-`));
+  packages[stage] = dir;
+  // stdin closed, as in CI: with an open pipe the localstack plugin's run never ends.
+  const child = spawn("npx", ["serverless", "package", "--stage", stage, "--package", dir], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      // `package` signs nothing and calls nothing; dummy credentials keep the SDK from probing.
+      AWS_ACCESS_KEY_ID: "offline",
+      AWS_SECRET_ACCESS_KEY: "offline",
+      AWS_REGION: "us-east-1",
+      SLS_TELEMETRY_DISABLED: "1",
+      SLS_NOTIFICATIONS_MODE: "off",
+    },
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  // serverless-localstack leaves a handle open after packaging, so the CLI never exits on that
+  // stage here: "Service packaged" is the signal, and the process is stopped after it.
+  const code = await new Promise<number | null>((resolve) => {
+    child.once("exit", resolve);
+    const poll = setInterval(() => {
+      if (output.includes("Service packaged")) {
+        clearInterval(poll);
+        child.kill("SIGTERM");
+        resolve(0);
+      }
+    }, 100);
+    child.once("exit", () => clearInterval(poll));
+  });
+  templates[stage] = JSON.parse(
+    readFileSync(join(dir, "cloudformation-template-update-stack.json"), "utf8"),
+  );
+}
+
+beforeAll(async () => {
+  await packageStage("dev");
+  await packageStage("localstack");
+}, 300_000);
+
+afterAll(() => {
+  for (const dir of Object.values(packages)) rmSync(dir, { recursive: true, force: true });
+});
+
+const resources = (stage: string) =>
+  (templates[stage] as { Resources: Record<string, Json> }).Resources;
+const properties = (stage: string, name: string) =>
+  (resources(stage)[name] as { Properties: Json }).Properties;
+
+describe("the dev stage template", () => {
+  it("runs both functions on nodejs22.x, arm64", () => {
+    for (const fn of ["HeartbeatLambdaFunction", "ReporterLambdaFunction"]) {
+      expect(properties("dev", fn).Runtime).toBe("nodejs22.x");
+      expect(properties("dev", fn).Architectures).toEqual(["arm64"]);
+    }
+  });
+
+  it("routes POST /chats/{chatId}/heartbeat (payload v2) to the heartbeat, with throttling", () => {
+    const routes = Object.values(resources("dev")).filter(
+      (resource) => resource.Type === "AWS::ApiGatewayV2::Route",
+    );
+    expect(routes.map((route) => (route.Properties as Json).RouteKey)).toEqual([
+      "POST /chats/{chatId}/heartbeat",
+    ]);
+    const integration = properties("dev", "HttpApiIntegrationHeartbeat");
+    expect(integration.PayloadFormatVersion).toBe("2.0");
+    const settings = properties("dev", "HttpApiStage").DefaultRouteSettings as Json;
+    expect(settings.ThrottlingRateLimit).toEqual(expect.any(Number));
+    expect(settings.ThrottlingBurstLimit).toEqual(expect.any(Number));
+  });
+
+  it("schedules the reporter hourly (Aurora auto-pause, SPEC §5)", () => {
+    const rules = Object.values(resources("dev")).filter(
+      (resource) => resource.Type === "AWS::Events::Rule",
+    );
+    expect(rules.map((rule) => (rule.Properties as Json).ScheduleExpression)).toEqual([
+      "rate(60 minutes)",
+    ]);
+  });
+
+  it("scopes every rds-data, secretsmanager and ssm action to specific ARNs", () => {
+    const statements: Json[] = [];
+    const collect = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(collect);
+      else if (node && typeof node === "object") {
+        const record = node as Json;
+        if ("Effect" in record && "Action" in record) statements.push(record);
+        else Object.values(record).forEach(collect);
+      }
+    };
+    for (const resource of Object.values(resources("dev"))) {
+      if (resource.Type === "AWS::IAM::Role") collect((resource.Properties as Json).Policies);
+    }
+    const dataStatements = statements.filter((statement) =>
+      [statement.Action]
+        .flat()
+        .some((action) => /^(rds-data|secretsmanager|ssm):/.test(String(action))),
+    );
+    expect(dataStatements.length).toBeGreaterThanOrEqual(3);
+    for (const statement of dataStatements) {
+      const actions = [statement.Action].flat().map(String);
+      expect(
+        actions.every((action) => !action.includes("*")),
+        JSON.stringify(actions),
+      ).toBe(true);
+      const resource = JSON.stringify(statement.Resource);
+      expect(resource, JSON.stringify(statement)).not.toMatch(/"\*"|:\*"|\/\*"/);
+      expect(statement.Resource).toBeDefined();
+    }
+    const actions = dataStatements.flatMap((statement) => [statement.Action].flat());
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        "rds-data:ExecuteStatement",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+      ]),
+    );
+  });
+
+  it("keeps each function's zip within 250 KB", () => {
+    for (const fn of ["heartbeat", "reporter"]) {
+      expect(statSync(join(packages.dev as string, `${fn}.zip`)).size).toBeLessThanOrEqual(
+        250 * 1024,
+      );
+    }
+  });
+});
+
+describe("the localstack stage template", () => {
+  it("points the functions at the local Data API endpoint", () => {
+    const variables = (properties("localstack", "HeartbeatLambdaFunction").Environment as Json)
+      .Variables as Json;
+    expect(variables.DATA_API_ENDPOINT).toMatch(/^http:\/\/[\w.-]+:\d+$/);
+    // The Aurora cluster is conditional, and the condition is false on this stage.
+    expect(resources("localstack").DatabaseCluster?.Condition).toBe("CreateDatabase");
+    const conditions = (templates.localstack as { Conditions: Json }).Conditions;
+    expect(conditions.CreateDatabase).toEqual({ "Fn::Equals": ["false", "true"] });
+  });
+});
