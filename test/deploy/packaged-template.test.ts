@@ -42,13 +42,13 @@ async function packageStage(stage: string): Promise<void> {
   });
   // serverless-localstack leaves a handle open after packaging, so the CLI never exits on that
   // stage here: "Service packaged" is the signal, and the process is stopped after it.
-  const code = await new Promise<number | null>((resolve) => {
-    child.once("exit", resolve);
+  const packaged = await new Promise<boolean>((resolve) => {
+    child.once("exit", () => resolve(output.includes("Service packaged")));
     const poll = setInterval(() => {
       if (output.includes("Service packaged")) {
         clearInterval(poll);
         child.kill("SIGTERM");
-        resolve(0);
+        resolve(true);
       }
     }, 100);
     child.once("exit", () => clearInterval(poll));
