@@ -53,6 +53,7 @@ async function packageStage(stage: string): Promise<void> {
     }, 100);
     child.once("exit", () => clearInterval(poll));
   });
+  if (!packaged) throw new Error(`serverless package --stage ${stage} failed:\n${output}`);
   templates[stage] = JSON.parse(
     readFileSync(join(dir, "cloudformation-template-update-stack.json"), "utf8"),
   );
