@@ -4,19 +4,19 @@ const WIDTH = 760;
 const HEIGHT = 320;
 const MARGIN = { left: 50, right: 20, top: 40, bottom: 50 };
 const COLORS = ["#1f77b4", "#ff7f0e"];
-const escape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
 function frame(title: string, body: string, legend: string[]): string {
   const legendItems = legend
     .map(
       (label, i) =>
         `<rect x="${MARGIN.left + i * 330}" y="${HEIGHT - 18}" width="12" height="12" fill="${COLORS[i]}"/>` +
-        `<text x="${MARGIN.left + i * 330 + 16}" y="${HEIGHT - 8}" font-size="12">${escape(label)}</text>`,
+        `<text x="${MARGIN.left + i * 330 + 16}" y="${HEIGHT - 8}" font-size="12">${escapeXml(label)}</text>`,
     )
     .join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${WIDTH / 2}" y="22" font-size="15" text-anchor="middle">${escape(title)}</text>
+<text x="${WIDTH / 2}" y="22" font-size="15" text-anchor="middle">${escapeXml(title)}</text>
 ${body}
 ${legendItems}
 </svg>
@@ -34,7 +34,10 @@ export function histogramChart(
   const width = (WIDTH - MARGIN.left - MARGIN.right) / bins;
   const counts = series.map((s) => {
     const c = new Array<number>(bins).fill(0);
-    for (const v of s.samples) c[Math.min(bins - 1, Math.floor((v / max) * bins))]! += 1;
+    for (const v of s.samples) {
+      const bin = Math.min(bins - 1, Math.floor((v / max) * bins));
+      c[bin] = (c[bin] ?? 0) + 1;
+    }
     return c;
   });
   const top = Math.max(...counts.flat(), 1);

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 /**
  * `DATABASE_URL=postgres://… npm run migrate` as a user runs it: through an in-process local Data
@@ -59,9 +59,17 @@ async function schemaFingerprint(): Promise<string> {
 describe("npm run migrate with DATABASE_URL", () => {
   it("creates the SPEC §1 tables in an empty database, and a second run changes nothing", async () => {
     const first = await migrateCli();
-    expect(first.stdout).toMatch(/Applied 3 migration\(s\) to .*\(DATABASE_URL\).*0001_coder_subset/);
+    expect(first.stdout).toMatch(
+      /Applied 3 migration\(s\) to .*\(DATABASE_URL\).*0001_coder_subset/,
+    );
     const fingerprint = await schemaFingerprint();
-    for (const table of ["templates", "workspaces", "provisioner_jobs", "workspace_builds", "chats"]) {
+    for (const table of [
+      "templates",
+      "workspaces",
+      "provisioner_jobs",
+      "workspace_builds",
+      "chats",
+    ]) {
       expect(fingerprint).toContain(`"table_name":"${table}"`);
     }
     expect(fingerprint).toContain('"table_name":"outcome_counts"');

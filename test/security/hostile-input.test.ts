@@ -164,7 +164,10 @@ describe("50 concurrent heartbeats on one due workspace", () => {
     const winner = responses.find(
       (response) => (response.body as { outcome: string }).outcome === "bumped",
     );
-    expect(after.deadline?.toISOString()).toBe((winner?.body as { deadline: string }).deadline);
+    expect(winner).toBeDefined();
+    expect(after.deadline?.toISOString()).toBe(
+      (winner?.body as { deadline: string } | undefined)?.deadline,
+    );
     // Each response's outcome comes from the UPDATE's RETURNING: one `bumped` is one build write.
     const countsAfter = await readOutcomeCounts(stack.db.pool);
     const total = (counts: Record<string, number>) =>
