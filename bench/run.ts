@@ -351,7 +351,13 @@ for (const fn of ["heartbeat", "reporter"]) {
   const unpacked = join(packageDir, fn);
   mkdirSync(unpacked);
   execFileSync("unzip", ["-q", zip, "-d", unpacked]);
-  const bundle = join(unpacked, "functions", fn, "handler.mjs");
+  const bundle = join(
+    unpacked,
+    "functions",
+    fn,
+    readdirSync(join(unpacked, "functions", fn)).find((file) => file.startsWith("handler.")) ??
+      "handler.cjs",
+  );
   // Resolve runtime-provided modules (the SSM / Secrets Manager clients) from our node_modules.
   execFileSync("ln", ["-s", join(process.cwd(), "node_modules"), join(unpacked, "node_modules")]);
   const inits: number[] = [];

@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -141,6 +141,39 @@ describe("the dev stage template", () => {
         "ssm:GetParameter",
       ]),
     );
+  });
+
+  it("loads the SSM / Secrets Manager clients only when a token key is fetched, not at cold start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-heartbeat-unzipped-"));
+    try {
+      execFileSync("unzip", ["-q", join(packages.dev as string, "heartbeat.zip"), "-d", dir]);
+      // Resolve runtime-provided modules from our node_modules, as Lambda resolves them from its own.
+      symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+      const probe = `
+        const Module = require("node:module");
+        const loaded = [];
+        const load = Module._load;
+        Module._load = function (request, ...rest) { loaded.push(request); return load.call(this, request, ...rest); };
+        require("./functions/heartbeat/handler.cjs");
+        process.stdout.write(JSON.stringify(loaded.filter((name) => name.startsWith("@aws-sdk/"))));
+      `;
+      const output = execFileSync(process.execPath, ["--no-warnings", "-e", probe], {
+        cwd: dir,
+        env: {
+          ...process.env,
+          DB_CLUSTER_ARN: "arn:aws:rds:us-east-1:000000000000:cluster:probe",
+          DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:probe",
+          DB_NAME: "probe",
+          CHAT_TOKEN_SECRET: undefined,
+          CHAT_TOKEN_KEY_PARAMETER: "/chat-heartbeat/probe/chat-token-key",
+          CHAT_TOKEN_KEY_KIND: "pem",
+          POWERTOOLS_TRACE_ENABLED: "false",
+        },
+      }).toString();
+      expect(JSON.parse(output)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("keeps each function's zip within 250 KB", () => {
