@@ -7,7 +7,7 @@
  * Writes bench/results/latest.{json,md} and two SVG charts; prints the Markdown table.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -23,6 +23,7 @@ import { toPositionalParameters } from "../infra/local/sql-lexer.ts";
 import { signLocalChatToken } from "../infra/local/token-cli.ts";
 import { pgMigrationTarget } from "../infra/migrate/pg-target.ts";
 import { migrate } from "../infra/migrate/runner.ts";
+import { measurePackagedFunctions } from "../infra/package-report.ts";
 import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
 import { barChart, histogramChart } from "./svg-chart.ts";
@@ -345,42 +346,9 @@ execFileSync("npx", ["serverless", "package", "--stage", "dev", "--package", pac
     SLS_TELEMETRY_DISABLED: "1",
   },
 });
-const coldStart: Record<string, unknown> = {};
-for (const fn of ["heartbeat", "reporter"]) {
-  const zip = join(packageDir, `${fn}.zip`);
-  const unpacked = join(packageDir, fn);
-  mkdirSync(unpacked);
-  execFileSync("unzip", ["-q", zip, "-d", unpacked]);
-  const bundle = join(
-    unpacked,
-    "functions",
-    fn,
-    readdirSync(join(unpacked, "functions", fn)).find((file) => file.startsWith("handler.")) ??
-      "handler.cjs",
-  );
-  // Resolve runtime-provided modules (the SSM / Secrets Manager clients) from our node_modules.
-  execFileSync("ln", ["-s", join(process.cwd(), "node_modules"), join(unpacked, "node_modules")]);
-  const inits: number[] = [];
-  for (let run = 0; run < 11; run++) {
-    const out = execFileSync(
-      process.execPath,
-      [
-        "--no-warnings",
-        "--input-type=module",
-        "-e",
-        `const t=performance.now();await import(${JSON.stringify(bundle)});console.log(performance.now()-t)`,
-      ],
-      { env: { ...process.env, POWERTOOLS_TRACE_ENABLED: "false" }, cwd: unpacked },
-    );
-    inits.push(Number(out.toString().trim()));
-  }
-  coldStart[fn] = {
-    zippedBytes: statSync(zip).size,
-    bundleBytes: statSync(bundle).size,
-    files: readdirSync(join(unpacked, "functions", fn)).length,
-    initMedianMs: Number(stats(inits).p50.toFixed(1)),
-  };
-}
+const coldStart = Object.fromEntries(
+  measurePackagedFunctions(packageDir).map(({ name, ...measured }) => [name, measured]),
+);
 rmSync(packageDir, { recursive: true, force: true });
 results.coldStart = coldStart;
 results.runSeconds = Math.round((Date.now() - startedAt) / 1000);
