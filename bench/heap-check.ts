@@ -7,6 +7,7 @@
  */
 import pg from "pg";
 import { startDataApiServer } from "../infra/local/data-api/server.ts";
+import { localDataApiEnvironment } from "../infra/local/data-api-target.ts";
 import { startPostgres } from "../infra/local/postgres.ts";
 import { signLocalChatToken } from "../infra/local/token-cli.ts";
 import { pgMigrationTarget } from "../infra/migrate/pg-target.ts";
@@ -24,11 +25,7 @@ const pool = new pg.Pool({ connectionString: server.urlFor("heap") });
 const seeded = await seedRunningWorkspace(pool);
 const dataApi = await startDataApiServer({ connectionUrlFor: server.urlFor });
 Object.assign(process.env, {
-  AWS_REGION: "us-east-1",
-  DATA_API_ENDPOINT: dataApi.url,
-  DB_CLUSTER_ARN: dataApi.resourceArn,
-  DB_SECRET_ARN: dataApi.secretArn,
-  DB_NAME: "heap",
+  ...localDataApiEnvironment(dataApi, "heap"),
   CHAT_TOKEN_SECRET: "x".repeat(40),
   POWERTOOLS_LOG_LEVEL: "SILENT",
   POWERTOOLS_TRACE_ENABLED: "false",

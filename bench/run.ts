@@ -18,6 +18,7 @@ import type {
 } from "aws-lambda";
 import pg from "pg";
 import { startDataApiServer } from "../infra/local/data-api/server.ts";
+import { localDataApiEnvironment } from "../infra/local/data-api-target.ts";
 import { startPostgres } from "../infra/local/postgres.ts";
 import { toPositionalParameters } from "../infra/local/sql-lexer.ts";
 import { signLocalChatToken } from "../infra/local/token-cli.ts";
@@ -65,11 +66,7 @@ await migrate(pgMigrationTarget(dbUrl));
 const pool = new pg.Pool({ connectionString: dbUrl, max: 8 });
 const dataApi = await startDataApiServer({ connectionUrlFor: server.urlFor });
 Object.assign(process.env, {
-  AWS_REGION: "us-east-1",
-  DATA_API_ENDPOINT: dataApi.url,
-  DB_CLUSTER_ARN: dataApi.resourceArn,
-  DB_SECRET_ARN: dataApi.secretArn,
-  DB_NAME: "bench",
+  ...localDataApiEnvironment(dataApi, "bench"),
   CHAT_TOKEN_SECRET: SECRET,
   REPORT_WINDOW_SECONDS: String(BUCKET_SECONDS),
   POWERTOOLS_LOG_LEVEL: "SILENT",

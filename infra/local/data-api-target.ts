@@ -93,3 +93,17 @@ function stackConfig(
     DB_NAME: database,
   });
 }
+
+/** The variables a function reads to reach a local Data API endpoint (see `loadDatabaseConfig`). */
+export function localDataApiEnvironment(
+  endpoint: { url: string; resourceArn: string; secretArn: string },
+  database: string,
+): Record<string, string> {
+  return {
+    AWS_REGION: "us-east-1",
+    DATA_API_ENDPOINT: endpoint.url,
+    DB_CLUSTER_ARN: endpoint.resourceArn,
+    DB_SECRET_ARN: endpoint.secretArn,
+    DB_NAME: database,
+  };
+}

@@ -9,7 +9,7 @@ import { createDataApiDatabase } from "../../functions/shared/database/data-api.
 import { dataApiMigrationTarget } from "../migrate/data-api-target.ts";
 import { migrate } from "../migrate/runner.ts";
 import { startDataApiServer } from "./data-api/server.ts";
-import { STACK_FILE, type StackFile } from "./data-api-target.ts";
+import { localDataApiEnvironment, STACK_FILE, type StackFile } from "./data-api-target.ts";
 import { DEMO, seedDemo } from "./demo-seed.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "./dev-secret.ts";
 import { startPostgres } from "./postgres.ts";
@@ -112,15 +112,9 @@ async function main(): Promise<void> {
   cleanups.push(() => dataApi.close());
   console.log(`Data API endpoint: ${dataApi.url}`);
 
-  const dbEnv = {
-    AWS_REGION: "us-east-1",
-    DATA_API_ENDPOINT: dataApi.url,
-    DB_CLUSTER_ARN: dataApi.resourceArn,
-    DB_SECRET_ARN: dataApi.secretArn,
-    DB_NAME: database,
-  };
+  const dbEnv = localDataApiEnvironment(dataApi, database);
   const db = createDataApiDatabase({
-    region: dbEnv.AWS_REGION,
+    region: "us-east-1",
     endpoint: dataApi.url,
     resourceArn: dataApi.resourceArn,
     secretArn: dataApi.secretArn,

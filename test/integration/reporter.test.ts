@@ -2,6 +2,7 @@ import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
+import { localDataApiEnvironment } from "../../infra/local/data-api-target.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { seedRunningWorkspace } from "../support/fixtures.ts";
@@ -21,11 +22,7 @@ type ReporterHandler = (event: unknown, context: Context) => Promise<Report>;
 /** A fresh reporter container with this configuration (config is read at cold start). */
 async function reporter(env: Record<string, string> = {}): Promise<ReporterHandler> {
   Object.assign(process.env, {
-    AWS_REGION: "us-east-1",
-    DATA_API_ENDPOINT: server.url,
-    DB_CLUSTER_ARN: server.resourceArn,
-    DB_SECRET_ARN: server.secretArn,
-    DB_NAME: db.name,
+    ...localDataApiEnvironment(server, db.name),
     REPORT_WINDOW_SECONDS: String(WINDOW),
     REPORT_SETTLE_SECONDS: "0",
     REPORT_MAX_WINDOWS_PER_RUN: "288",

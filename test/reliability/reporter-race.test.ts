@@ -2,6 +2,7 @@ import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
+import { localDataApiEnvironment } from "../../infra/local/data-api-target.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { seedRunningWorkspace } from "../support/fixtures.ts";
@@ -22,11 +23,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   server = await startDataApiServer({ connectionUrlFor: db.serverUrlFor });
   Object.assign(process.env, {
-    AWS_REGION: "us-east-1",
-    DATA_API_ENDPOINT: server.url,
-    DB_CLUSTER_ARN: server.resourceArn,
-    DB_SECRET_ARN: server.secretArn,
-    DB_NAME: db.name,
+    ...localDataApiEnvironment(server, db.name),
     REPORT_WINDOW_SECONDS: "1",
     // Longer than any heartbeat statement here takes: a window is complete once it has settled.
     REPORT_SETTLE_SECONDS: "1",

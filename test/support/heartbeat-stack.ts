@@ -5,6 +5,7 @@ import type {
 } from "aws-lambda";
 import { vi } from "vitest";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
+import { localDataApiEnvironment } from "../../infra/local/data-api-target.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "../../infra/local/dev-secret.ts";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { type HeartbeatRequest, heartbeatEvent, lambdaContext } from "./api-gateway-event.ts";
@@ -41,11 +42,7 @@ export async function startHeartbeatStack(
   const db = options.db ?? (await createTestDatabase());
   const dataApi = await startDataApiServer({ connectionUrlFor: db.serverUrlFor });
   Object.assign(process.env, {
-    AWS_REGION: "us-east-1",
-    DATA_API_ENDPOINT: dataApi.url,
-    DB_CLUSTER_ARN: dataApi.resourceArn,
-    DB_SECRET_ARN: dataApi.secretArn,
-    DB_NAME: db.name,
+    ...localDataApiEnvironment(dataApi, db.name),
     CHAT_TOKEN_SECRET: TEST_TOKEN_SECRET,
     CHAT_TOKEN_ISSUER: "chat-heartbeat-local",
     CHAT_TOKEN_AUDIENCE: "chat-heartbeat",
