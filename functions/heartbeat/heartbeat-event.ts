@@ -31,7 +31,11 @@ export const HeartbeatEvent = z.object({
         ),
       ),
   ),
-  requestContext: z.object({ requestId: z.string() }),
+  requestContext: z.object({
+    requestId: z.string(),
+    // The route is POST only; should anything else reach the function, it must not write.
+    http: z.object({ method: z.literal("POST", "method must be POST") }),
+  }),
 });
 
 export type HeartbeatEvent = z.output<typeof HeartbeatEvent>;

@@ -13,6 +13,8 @@ export function emitReport(
   { logger, metrics }: { logger: Logger; metrics: Metrics },
 ) {
   for (const window of report.windows) {
+    // CloudWatch drops EMF older than 14 days (Powertools warns): a backlog that old after a long
+    // outage still reaches the log line and the returned report, not the metrics.
     metrics.setTimestamp(new Date(window.start));
     for (const outcome of HEARTBEAT_OUTCOMES) {
       metrics.addMetric(`reported_${outcome}`, MetricUnit.Count, window.outcomes[outcome] ?? 0);

@@ -1,6 +1,16 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 
+/** A base64 body that is not valid UTF-8 (JSON must be UTF-8, RFC 8259 §8.1). */
+export class BodyEncodingError extends Error {
+  override readonly name = "BodyEncodingError";
+  constructor() {
+    super("body must be empty or a JSON object, encoded as UTF-8");
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 export class PayloadTooLargeError extends Error {
   override readonly name = "PayloadTooLargeError";
   constructor(readonly maxBytes: number) {
@@ -24,7 +34,11 @@ export function httpBodyLimit(options: {
         : Buffer.from(event.body);
       if (raw.byteLength > options.maxBytes) throw new PayloadTooLargeError(options.maxBytes);
       if (event.isBase64Encoded) {
-        event.body = raw.toString("utf8");
+        try {
+          event.body = utf8.decode(raw);
+        } catch {
+          throw new BodyEncodingError();
+        }
         event.isBase64Encoded = false;
       }
     },

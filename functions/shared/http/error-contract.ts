@@ -5,7 +5,7 @@ import type { MiddlewareObj } from "@middy/core";
 import { createError } from "@middy/util";
 import type { Context } from "aws-lambda";
 import { DatabaseUnavailableError } from "../database/database.ts";
-import { PayloadTooLargeError } from "./body-limit.ts";
+import { BodyEncodingError, PayloadTooLargeError } from "./body-limit.ts";
 
 export type ErrorCode =
   | "invalid_request"
@@ -38,6 +38,9 @@ function describeParseError(error: ParseError): string {
 function classifyCommon(error: unknown): ContractError | undefined {
   if (error instanceof ParseError) {
     return { status: 400, code: "invalid_request", message: describeParseError(error) };
+  }
+  if (error instanceof BodyEncodingError) {
+    return { status: 400, code: "invalid_request", message: error.message };
   }
   if (error instanceof PayloadTooLargeError) {
     return { status: 413, code: "payload_too_large", message: error.message };
