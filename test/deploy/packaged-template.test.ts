@@ -16,23 +16,33 @@ type Json = Record<string, unknown>;
 const templates: Record<string, Json> = {};
 const packages: Record<string, string> = {};
 
+const SERVERLESS_CLI = join(ROOT, "node_modules/serverless/bin/serverless.js");
+/** A packaging run takes ~5 s here; past this it is hung, not slow. */
+const PACKAGE_TIMEOUT_MS = 120_000;
+
 async function packageStage(stage: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), `chat-heartbeat-${stage}-`));
   packages[stage] = dir;
-  // stdin closed, as in CI: with an open pipe the localstack plugin's run never ends.
-  const child = spawn("npx", ["serverless", "package", "--stage", stage, "--package", dir], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      // `package` signs nothing and calls nothing; dummy credentials keep the SDK from probing.
-      AWS_ACCESS_KEY_ID: "offline",
-      AWS_SECRET_ACCESS_KEY: "offline",
-      AWS_REGION: "us-east-1",
-      SLS_TELEMETRY_DISABLED: "1",
-      SLS_NOTIFICATIONS_MODE: "off",
+  // The CLI itself, not `npx`: a killed npx leaves its child running. Own process group, so a
+  // timeout stops the CLI and its esbuild service together.
+  const child = spawn(
+    process.execPath,
+    [SERVERLESS_CLI, "package", "--stage", stage, "--package", dir],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        // `package` signs nothing and calls nothing; dummy credentials keep the SDK from probing.
+        AWS_ACCESS_KEY_ID: "offline",
+        AWS_SECRET_ACCESS_KEY: "offline",
+        AWS_REGION: "us-east-1",
+        SLS_TELEMETRY_DISABLED: "1",
+        SLS_NOTIFICATIONS_MODE: "off",
+      },
     },
-  });
+  );
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => {
     output += chunk.toString();
@@ -40,20 +50,23 @@ async function packageStage(stage: string): Promise<void> {
   child.stderr.on("data", (chunk: Buffer) => {
     output += chunk.toString();
   });
-  // serverless-localstack leaves a handle open after packaging, so the CLI never exits on that
-  // stage here: "Service packaged" is the signal, and the process is stopped after it.
-  const packaged = await new Promise<boolean>((resolve) => {
-    child.once("exit", () => resolve(output.includes("Service packaged")));
-    const poll = setInterval(() => {
-      if (output.includes("Service packaged")) {
-        clearInterval(poll);
-        child.kill("SIGTERM");
-        resolve(true);
-      }
-    }, 100);
-    child.once("exit", () => clearInterval(poll));
+  // The CLI must exit by itself: a run that packages and then hangs is a failure too.
+  const exit = await new Promise<{ code: number | null; timedOut: boolean }>((resolve) => {
+    const timer = setTimeout(() => {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+      resolve({ code: null, timedOut: true });
+    }, PACKAGE_TIMEOUT_MS);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, timedOut: false });
+    });
   });
-  if (!packaged) throw new Error(`serverless package --stage ${stage} failed:\n${output}`);
+  if (exit.code !== 0) {
+    const why = exit.timedOut
+      ? `did not exit within ${PACKAGE_TIMEOUT_MS} ms`
+      : `exited ${exit.code}`;
+    throw new Error(`serverless package --stage ${stage} ${why}:\n${output}`);
+  }
   templates[stage] = JSON.parse(
     readFileSync(join(dir, "cloudformation-template-update-stack.json"), "utf8"),
   );

@@ -139,6 +139,28 @@ async function insertPastCounts(windows: number, windowSeconds = WINDOW) {
   return first;
 }
 
+describe("settling", () => {
+  beforeEach(() => resetReporting());
+
+  it("holds back a complete window until the settle period has passed, then reports it", async () => {
+    const now = Math.floor((await dbEpoch()) / WINDOW) * WINDOW;
+    const settled = now - 30 * WINDOW; // ended long before the settle period
+    const settling = now - 3 * WINDOW; // complete, but ended < 20 s ago
+    for (const start of [settled, settling]) {
+      await db.pool.query(
+        "INSERT INTO chat_heartbeat.outcome_counts VALUES (to_timestamp($1::bigint), 'bumped', 0, 1)",
+        [start],
+      );
+    }
+    const iso = (epoch: number) => new Date(epoch * 1000).toISOString();
+    const patient = await reporter({ REPORT_SETTLE_SECONDS: "20" });
+    expect((await run(patient)).windows.map((window) => window.start)).toEqual([iso(settled)]);
+    // The watermark stopped before the settling window, so a later run still reports it.
+    const eager = await reporter({ REPORT_SETTLE_SECONDS: "0" });
+    expect((await run(eager)).windows.map((window) => window.start)).toEqual([iso(settling)]);
+  });
+});
+
 describe("concurrency and catch-up", () => {
   beforeEach(() => resetReporting());
 
@@ -192,6 +214,38 @@ describe("pruning", () => {
   });
 });
 
+describe("pruning in bounded batches", () => {
+  beforeEach(() => resetReporting());
+
+  it("deletes at most batch size × batches rows per run and the rest in later runs", async () => {
+    const day = 86_400;
+    const now = Math.floor(await dbEpoch());
+    // 10 expired counts in distinct 5-minute buckets, all before the watermark.
+    await db.pool.query(
+      `INSERT INTO chat_heartbeat.outcome_counts (bucket_start, outcome, shard, heartbeats)
+       SELECT to_timestamp($1::bigint + i * 300), 'not_due', 0, 1 FROM generate_series(0, 9) i`,
+      [Math.floor((now - 20 * day) / 300) * 300],
+    );
+    await db.pool.query(
+      "UPDATE chat_heartbeat.report_watermark SET reported_until = to_timestamp($1::bigint)",
+      [Math.floor(now / 300) * 300 - 300],
+    );
+    const remaining = async () =>
+      Number(
+        (await db.pool.query("SELECT count(*) AS n FROM chat_heartbeat.outcome_counts")).rows[0]?.n,
+      );
+    const handler = await reporter({
+      REPORT_WINDOW_SECONDS: "300",
+      REPORT_PRUNE_BATCH_SIZE: "3",
+      REPORT_PRUNE_MAX_BATCHES: "2",
+    });
+    await run(handler);
+    expect(await remaining()).toBe(4);
+    await run(handler);
+    expect(await remaining()).toBe(0);
+  });
+});
+
 describe("EMF", () => {
   beforeEach(() => resetReporting());
 
@@ -206,8 +260,9 @@ describe("EMF", () => {
       lines.push(String(chunk));
       return true;
     });
+    let report: Report;
     try {
-      await run(handler);
+      report = await run(handler);
     } finally {
       write.mockRestore();
     }
@@ -217,6 +272,10 @@ describe("EMF", () => {
       .map((line) => JSON.parse(line));
     const windowDocuments = documents.filter((doc) => "reported_accepted" in doc);
     expect(windowDocuments).toHaveLength(3);
+    // Each document is stamped with its window's start, not the time of the run.
+    expect(windowDocuments.map((doc) => doc._aws.Timestamp)).toEqual(
+      report.windows.map((window) => Date.parse(window.start)),
+    );
     for (const doc of windowDocuments) {
       const directive = doc._aws.CloudWatchMetrics[0];
       expect(directive.Namespace).toBe("ChatHeartbeat");
