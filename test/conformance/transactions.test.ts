@@ -188,6 +188,10 @@ describe("BatchExecuteStatement", () => {
   it("inside a transaction, is part of it", async () => {
     const transactionId = await stack.begin();
     await batch([120, 121], transactionId);
+    const inside = await stack.execute("SELECT count(*) FROM ledger WHERE id IN (120, 121)", {
+      transactionId,
+    });
+    expect(inside.records).toEqual([[{ longValue: 2 }]]);
     expect(await countRows("id IN (120, 121)")).toBe(0);
     await stack.rollback(transactionId);
     expect(await countRows("id IN (120, 121)")).toBe(0);
@@ -198,6 +202,7 @@ describe("the call time limit", () => {
   it("answers StatementTimeoutException and cancels the statement", async () => {
     const error = await rejectionOf(hasty.execute("SELECT pg_sleep(30)"));
     expect(error).toBeInstanceOf(StatementTimeoutException);
+    expect(error.message).toBe("Request timed out");
     expect(error.dbConnectionId).toBeGreaterThan(0);
     await expect
       .poll(

@@ -1,5 +1,5 @@
 import { z } from "zod/mini";
-import { DataApiError } from "./protocol.ts";
+import { DataApiError, STATEMENT_TIMEOUT_MESSAGE } from "./protocol.ts";
 
 /**
  * Local-only fault injection: the next N data calls fail the way the service fails them, before
@@ -47,11 +47,9 @@ export function faultOutcome(kind: FaultKind, clusterId: string): FaultOutcome {
       // What the service answers when a call outlives its 45 s; unlike AWS, nothing ran here.
       return {
         reset: false,
-        error: new DataApiError(
-          "StatementTimeoutException",
-          "The statement did not finish within 45 seconds.",
-          { dbConnectionId: 0 },
-        ),
+        error: new DataApiError("StatementTimeoutException", STATEMENT_TIMEOUT_MESSAGE, {
+          dbConnectionId: 0,
+        }),
       };
     case "sql_error":
       return {

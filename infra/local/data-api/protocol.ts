@@ -53,6 +53,10 @@ export class DataApiError extends Error {
   }
 }
 
+/** The message users report with the service's StatementTimeoutException.
+ * https://github.com/aws/aws-sdk-js/issues/3385, https://github.com/koxudaxi/py-data-api/issues/29 */
+export const STATEMENT_TIMEOUT_MESSAGE = "Request timed out";
+
 /**
  * A JSON integer written with all its digits. The service sends 64-bit values as JSON numbers;
  * going through a JS `number` here would round them before the client ever sees them.

@@ -7,6 +7,7 @@ import {
   DataApiError,
   type ExecuteStatementRequest,
   JsonInteger,
+  STATEMENT_TIMEOUT_MESSAGE,
   toJson,
 } from "./protocol.ts";
 import { toColumnMetadata, toFormattedRecords, toRecords } from "./results.ts";
@@ -94,11 +95,9 @@ function runWithin(
         void limits.cancel(connection.database, processId).catch(() => undefined);
       }
       reject(
-        new DataApiError(
-          "StatementTimeoutException",
-          `The statement did not finish within ${limits.callTimeoutMs / 1000} seconds.`,
-          { dbConnectionId: processId },
-        ),
+        new DataApiError("StatementTimeoutException", STATEMENT_TIMEOUT_MESSAGE, {
+          dbConnectionId: processId,
+        }),
       );
     }, limits.callTimeoutMs);
   });
