@@ -27,15 +27,9 @@ export const nanosToMicros = (nanos: Nanos): Micros => nanos / NS_PER_US;
 /** How long `last_used_at` must be older than now before it is written again. */
 export const MARK_USED_AFTER: Micros = 60n * US_PER_SECOND;
 
-export type ChatStatus =
-  | "waiting"
-  | "pending"
-  | "running"
-  | "paused"
-  | "completed"
-  | "error"
-  | "requires_action";
-export type WorkspaceTransition = "start" | "stop" | "delete";
+import type { ChatStatus, WorkspaceTransition } from "../support/fixtures.ts";
+
+export type { ChatStatus, WorkspaceTransition };
 
 export const ACTIVE_CHAT_STATUSES: readonly ChatStatus[] = ["running", "pending"];
 
