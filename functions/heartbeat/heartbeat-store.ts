@@ -4,15 +4,30 @@ import { type SqlDatabase, sqlParameter } from "../shared/database/database.ts";
 import { HEARTBEAT_OUTCOMES } from "./domain/outcomes.ts";
 import type { HeartbeatStore } from "./domain/record-heartbeat.ts";
 
-const isoTime = z.nullable(z.iso.datetime());
+/** Times come back as epoch milliseconds (null = unset): no zone or format to agree on. */
+const epochMs = z.nullable(z.number());
 
-const HeartbeatRow = z.object({
+/** One row of `chat_heartbeat.record_heartbeat`, as `sql/queries/heartbeat.sql` selects it. */
+export const HeartbeatRow = z.object({
   outcome: z.enum(HEARTBEAT_OUTCOMES),
   workspace_id: z.nullable(z.string()),
-  deadline: isoTime,
-  max_deadline: isoTime,
-  last_used_at: isoTime,
+  deadline_ms: epochMs,
+  max_deadline_ms: epochMs,
+  last_used_at_ms: epochMs,
 });
+
+const isoTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The row as the domain (and SPEC §3) speaks of it: ISO-8601 UTC times, lower-case ids. */
+export function heartbeatFromRow(row: z.output<typeof HeartbeatRow>) {
+  return {
+    outcome: row.outcome,
+    workspaceId: row.workspace_id,
+    deadline: isoTime(row.deadline_ms),
+    maxDeadline: isoTime(row.max_deadline_ms),
+    lastUsedAt: isoTime(row.last_used_at_ms),
+  };
+}
 
 /** The activity bump as one Data API call: `sql/queries/heartbeat.sql`. */
 export function createHeartbeatStore(
@@ -31,14 +46,7 @@ export function createHeartbeatStore(
         HeartbeatRow,
       );
       const row = rows[0];
-      if (!row) return null;
-      return {
-        outcome: row.outcome,
-        workspaceId: row.workspace_id,
-        deadline: row.deadline,
-        maxDeadline: row.max_deadline,
-        lastUsedAt: row.last_used_at,
-      };
+      return row ? heartbeatFromRow(row) : null;
     },
   };
 }

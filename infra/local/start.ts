@@ -10,7 +10,7 @@ import { dataApiMigrationTarget } from "../migrate/data-api-target.ts";
 import { migrate } from "../migrate/runner.ts";
 import { startDataApiServer } from "./data-api/server.ts";
 import { localDataApiEnvironment, STACK_FILE, type StackFile } from "./data-api-target.ts";
-import { DEMO, seedDemo } from "./demo-seed.ts";
+import { DEMO, DemoSeedRefused, seedDemo } from "./demo-seed.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "./dev-secret.ts";
 import { startPostgres } from "./postgres.ts";
 import { signLocalChatToken } from "./token-cli.ts";
@@ -203,6 +203,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`npm start failed: ${(error as Error).stack ?? String(error)}`);
+  // A refusal is the user's situation, not our bug: its message says what to do, no stack.
+  const detail = error instanceof DemoSeedRefused ? error.message : (error as Error).stack;
+  console.error(`npm start failed: ${detail ?? String(error)}`);
   void shutdown(1);
 });

@@ -1,13 +1,21 @@
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { splitStatements } from "../local/sql-lexer.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../sql/migrations/", import.meta.url));
+/** Repeatable migrations: the functions that hold the rule, re-applied when their text changes. */
+export const FUNCTIONS_DIR = fileURLToPath(new URL("../../sql/functions/", import.meta.url));
 
 export interface Migration {
   readonly name: string;
   readonly statements: string[];
+}
+
+export interface RepeatableMigration extends Migration {
+  /** sha256 of the file's text: a different checksum re-applies the file. */
+  readonly checksum: string;
 }
 
 /** One statement at a time, as the Data API allows; `:name` parameters are strings. */
@@ -30,6 +38,21 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
     }));
 }
 
+/** `sql/functions/*.sql`, in name order; each must be re-runnable (`CREATE OR REPLACE`). */
+export function loadRepeatableMigrations(dir = FUNCTIONS_DIR): RepeatableMigration[] {
+  return readdirSync(dir)
+    .filter((file) => /^[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => {
+      const text = readFileSync(join(dir, file), "utf8");
+      return {
+        name: file.replace(/\.sql$/, ""),
+        statements: splitStatements(text),
+        checksum: createHash("sha256").update(text).digest("hex"),
+      };
+    });
+}
+
 // Our bookkeeping lives in our own schema (SPEC §1), created before anything else so the record
 // of applied migrations exists even on a real Coder database.
 const BOOTSTRAP = [
@@ -38,14 +61,24 @@ const BOOTSTRAP = [
      name text PRIMARY KEY,
      applied_at timestamptz NOT NULL DEFAULT now()
    )`,
+  `CREATE TABLE IF NOT EXISTS chat_heartbeat.schema_functions (
+     name text PRIMARY KEY,
+     checksum text NOT NULL,
+     applied_at timestamptz NOT NULL DEFAULT now()
+   )`,
 ];
 // Serialises concurrent `npm run migrate` runs; released with the transaction.
 const LOCK = "SELECT pg_advisory_xact_lock(hashtext('chat_heartbeat.migrations'))";
 
-/** Applies every migration not yet recorded, each once, each atomically. Returns those applied. */
+/**
+ * Applies every numbered migration not yet recorded, each once, each atomically; then every
+ * repeatable one (`sql/functions`) whose checksum differs from the one recorded, each atomically,
+ * after the numbered ones because the functions use their tables. Returns those applied.
+ */
 export async function migrate(
   target: MigrationTarget,
   migrations = loadMigrations(),
+  repeatables = loadRepeatableMigrations(),
 ): Promise<string[]> {
   const applied: string[] = [];
   for (const migration of migrations) {
@@ -61,6 +94,25 @@ export async function migrate(
       await session.execute("INSERT INTO chat_heartbeat.schema_migrations (name) VALUES (:name)", {
         name: migration.name,
       });
+      return true;
+    });
+    if (ran) applied.push(migration.name);
+  }
+  for (const migration of repeatables) {
+    const ran = await target.inTransaction(async (session) => {
+      await session.execute(LOCK);
+      for (const statement of BOOTSTRAP) await session.execute(statement);
+      const current = await session.execute(
+        "SELECT 1 FROM chat_heartbeat.schema_functions WHERE name = :name AND checksum = :checksum",
+        { name: migration.name, checksum: migration.checksum },
+      );
+      if (current.length > 0) return false;
+      for (const statement of migration.statements) await session.execute(statement);
+      await session.execute(
+        `INSERT INTO chat_heartbeat.schema_functions (name, checksum) VALUES (:name, :checksum)
+         ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = now()`,
+        { name: migration.name, checksum: migration.checksum },
+      );
       return true;
     });
     if (ran) applied.push(migration.name);

@@ -6,6 +6,12 @@
 -- must be left exactly as Coder made it (SPEC §6). One DO block, because PL/pgSQL runs DDL directly
 -- and the check and the DDL then share the transaction of the migration.
 --
+-- Checked against coderd/database/dump.sql of coder/coder main (commit 0001d501), column by column:
+-- test/integration/coder-schema.test.ts keeps those facts and fails if this subset drifts from them.
+-- Coder's NOT NULL columns without a default (templates.provisioner, chats.last_model_config_id,
+-- workspace_builds.template_version_id, ...) stay out: a row that gives the SPEC §1 columns must
+-- always be a valid row here.
+--
 -- Foreign keys only among these five tables (the users/organizations of Coder are not part of the
 -- subset). No extra indexes: the heartbeat reads chats, workspaces, templates and jobs by primary
 -- key and the latest build through the unique (workspace_id, build_number) index. No indexed
@@ -50,9 +56,7 @@ BEGIN
     -- The zero time means "never used", as in Coder.
     last_used_at timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00',
     dormant_at timestamptz,
-    next_start_at timestamptz,
-    last_activity_source text,
-    last_activity_at timestamptz
+    next_start_at timestamptz
   );
 
   CREATE TABLE public.provisioner_jobs (
@@ -78,6 +82,7 @@ BEGIN
     max_deadline timestamptz NOT NULL DEFAULT '0001-01-01 00:00:00+00',
     -- Also serves "latest build of a workspace" (ORDER BY build_number DESC LIMIT 1).
     CONSTRAINT workspace_builds_workspace_id_build_number_key UNIQUE (workspace_id, build_number),
+    CONSTRAINT workspace_builds_job_id_key UNIQUE (job_id),
     CONSTRAINT workspace_builds_deadline_below_max_deadline CHECK (
       (deadline <> '0001-01-01 00:00:00+00' AND deadline <= max_deadline)
       OR max_deadline = '0001-01-01 00:00:00+00'
@@ -94,5 +99,27 @@ BEGIN
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
   );
+
+  -- Coder's one trigger on these tables that fires on our writes (AFTER UPDATE ON workspaces): a
+  -- changed autostart schedule (with next_start_at unchanged) or a dormant workspace invalidates
+  -- next_start_at. The heartbeat's last_used_at write meets neither condition, but the trigger runs
+  -- on every such write in Coder, so it runs here too. Same names as in Coder (the trigger's name
+  -- is cut at PostgreSQL's 63-character limit there).
+  CREATE FUNCTION public.nullify_next_start_at_on_workspace_autostart_modification()
+  RETURNS trigger
+  LANGUAGE plpgsql
+  AS $fn$
+  BEGIN
+    IF (NEW.autostart_schedule <> OLD.autostart_schedule AND NEW.next_start_at = OLD.next_start_at)
+       OR (NEW.dormant_at IS NOT NULL AND NEW.next_start_at IS NOT NULL) THEN
+      UPDATE public.workspaces SET next_start_at = NULL WHERE id = NEW.id;
+    END IF;
+    RETURN NEW;
+  END;
+  $fn$;
+
+  CREATE TRIGGER trigger_nullify_next_start_at_on_workspace_autostart_modificati
+  AFTER UPDATE ON public.workspaces
+  FOR EACH ROW EXECUTE FUNCTION public.nullify_next_start_at_on_workspace_autostart_modification();
 END
 $$;

@@ -8,8 +8,8 @@ import {
   fromNow,
   hours,
   readBuild,
+  readLastBump,
   readOutcomeCounts,
-  readWorkspace,
   seedRunningWorkspace,
 } from "../support/fixtures.ts";
 import { type HeartbeatResult, pgHeartbeatDriver } from "../support/heartbeat-driver.ts";
@@ -145,8 +145,9 @@ describe(`${HEARTBEATS} concurrent heartbeats on one workspace`, () => {
     const winner = results.find((result) => result.outcome === "bumped");
     expect(winner?.deadline).toBe(build.deadline?.toISOString());
 
-    const workspace = await readWorkspace(db.pool, seeded.workspaceId);
-    expect(workspace.lastActivitySource).toBe("chat_heartbeat");
+    expect((await readLastBump(db.pool, seeded.workspaceId))?.deadline.toISOString()).toBe(
+      winner?.deadline,
+    );
 
     // Exactly one row version written per row, counted by PostgreSQL itself (no triggers).
     expect((await tuplesUpdated("workspace_builds")) - buildUpdatesBefore).toBe(1);

@@ -14,8 +14,10 @@ import {
   insertWorkspace,
   PREBUILDS_USER_ID,
   readBuild,
+  readLastBump,
   readOutcomeCounts,
   readWorkspace,
+  seconds,
   seedRunningWorkspace,
 } from "../support/fixtures.ts";
 import {
@@ -154,16 +156,18 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
       expect(result.lastUsedAt).toBe(iso(workspace.lastUsedAt));
     }
 
-    /** Neither the build nor the workspace row got a new version. */
+    /** Neither the build nor the workspace row nor the last-bump record got a new version. */
     async function expectNoWrites(
       seeded: { workspaceId: string; buildId: string },
       run: () => Promise<unknown>,
     ) {
       const buildBefore = await readBuild(db.pool, seeded.buildId);
       const workspaceBefore = await readWorkspace(db.pool, seeded.workspaceId);
+      const lastBumpBefore = await readLastBump(db.pool, seeded.workspaceId);
       await run();
       expect(await readBuild(db.pool, seeded.buildId)).toEqual(buildBefore);
       expect(await readWorkspace(db.pool, seeded.workspaceId)).toEqual(workspaceBefore);
+      expect(await readLastBump(db.pool, seeded.workspaceId)).toEqual(lastBumpBefore);
     }
 
     describe("bump", () => {
@@ -179,9 +183,12 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
         expectBetween(build.updatedAt, before, after);
         expect(build.maxDeadline).toBeNull();
         const workspace = await readWorkspace(db.pool, seeded.workspaceId);
-        expect(workspace.lastActivitySource).toBe("chat_heartbeat");
-        expectBetween(workspace.lastActivityAt, before, after);
         expectBetween(workspace.lastUsedAt, before, after);
+        // The bump is recorded in our schema: when, by which chat, to which deadline.
+        const lastBump = await readLastBump(db.pool, seeded.workspaceId);
+        expect(lastBump).toMatchObject({ source: "chat_heartbeat", chatId: seeded.chatId });
+        expect(lastBump?.bumpedAt).toEqual(build.updatedAt);
+        expect(lastBump?.deadline).toEqual(build.deadline);
         await expectResultMatchesRows(result, seeded);
         expect(result.deadline).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       });
@@ -388,8 +395,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           expect(await readBuild(db.pool, seeded.buildId)).toEqual(buildBefore);
           const workspace = await readWorkspace(db.pool, seeded.workspaceId);
           expectBetween(workspace.lastUsedAt, now, await databaseNow(db.pool));
-          expect(workspace.lastActivitySource).toBeNull();
-          expect(workspace.lastActivityAt).toBeNull();
+          expect(await readLastBump(db.pool, seeded.workspaceId)).toBeNull();
           await expectResultMatchesRows(result, seeded);
         });
       }
@@ -693,7 +699,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
         const after = await databaseNow(db.pool);
         const written = await readWorkspace(db.pool, seeded.workspaceId);
         expectBetween(written.lastUsedAt, before, after);
-        expect(written.lastActivitySource).toBeNull();
+        expect(await readLastBump(db.pool, seeded.workspaceId)).toBeNull();
         await expectResultMatchesRows(first, seeded);
 
         await expectNoWrites(seeded, async () => {
@@ -724,33 +730,53 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
         await expectNoWrites(seeded, () => accepted(seeded.chatId, seeded.ownerId));
       });
 
-      it("keeps a recent last_used_at when a bump writes the activity fields", async () => {
+      it("keeps a recent last_used_at when a heartbeat bumps: the workspace row is not written", async () => {
         const seeded = await seedRunningWorkspace(db.pool, { workspace: { lastUsedAt: ago(10) } });
         const before = await readWorkspace(db.pool, seeded.workspaceId);
         const result = await accepted(seeded.chatId, seeded.ownerId);
         expect(result.outcome).toBe("bumped");
-        const after = await readWorkspace(db.pool, seeded.workspaceId);
-        expect(after.lastUsedAt).toEqual(before.lastUsedAt);
-        expect(after.lastActivitySource).toBe("chat_heartbeat");
+        expect(await readWorkspace(db.pool, seeded.workspaceId)).toEqual(before);
+        expect(await readLastBump(db.pool, seeded.workspaceId)).toMatchObject({
+          chatId: seeded.chatId,
+        });
       });
     });
 
-    describe("last_activity_source", () => {
-      it("keeps another source when the heartbeat does not bump", async () => {
-        const seeded = await seedRunningWorkspace(db.pool, {
-          build: { deadline: fromNow(10 * 3600) },
-          workspace: { lastUsedAt: ago(3600) },
-        });
-        await db.pool.query(
-          "UPDATE workspaces SET last_activity_source = 'ssh', last_activity_at = now() - interval '1 hour' WHERE id = $1",
-          [seeded.workspaceId],
-        );
-        const before = await readWorkspace(db.pool, seeded.workspaceId);
+    describe("the last bump, recorded in chat_heartbeat.workspace_last_bump", () => {
+      it("is kept when a later heartbeat does not bump", async () => {
+        const seeded = await seedRunningWorkspace(db.pool);
+        expect((await accepted(seeded.chatId, seeded.ownerId)).outcome).toBe("bumped");
+        const recorded = await readLastBump(db.pool, seeded.workspaceId);
         expect((await accepted(seeded.chatId, seeded.ownerId)).outcome).toBe("not_due");
-        const after = await readWorkspace(db.pool, seeded.workspaceId);
-        expect(after.lastActivitySource).toBe("ssh");
-        expect(after.lastActivityAt).toEqual(before.lastActivityAt);
-        expect(after.lastUsedAt).not.toEqual(before.lastUsedAt);
+        expect(await readLastBump(db.pool, seeded.workspaceId)).toEqual(recorded);
+      });
+
+      it("names the chat of the latest bump when two chats share a workspace", async () => {
+        const seeded = await seedRunningWorkspace(db.pool, {
+          template: { activityBump: seconds(1) },
+          build: { deadline: fromNow(0.5) },
+        });
+        const other = await insertChat(db.pool, {
+          ownerId: seeded.ownerId,
+          workspaceId: seeded.workspaceId,
+        });
+        expect((await accepted(seeded.chatId, seeded.ownerId)).outcome).toBe("bumped");
+        expect((await readLastBump(db.pool, seeded.workspaceId))?.chatId).toBe(seeded.chatId);
+        // A 1 s bump is due again after 50 ms.
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        const second = await accepted(other.id, seeded.ownerId);
+        expect(second.outcome).toBe("bumped");
+        const lastBump = await readLastBump(db.pool, seeded.workspaceId);
+        expect(lastBump?.chatId).toBe(other.id);
+        expect(lastBump?.deadline.toISOString()).toBe(second.deadline);
+      });
+
+      it("is not written when a due bump is capped at max_deadline (at_max_deadline)", async () => {
+        const seeded = await seedRunningWorkspace(db.pool, {
+          build: { deadline: fromNow(600), maxDeadline: fromNow(600) },
+        });
+        expect((await accepted(seeded.chatId, seeded.ownerId)).outcome).toBe("at_max_deadline");
+        expect(await readLastBump(db.pool, seeded.workspaceId)).toBeNull();
       });
     });
 

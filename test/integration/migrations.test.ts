@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { pgMigrationTarget } from "../../infra/migrate/pg-target.ts";
-import { loadMigrations, migrate } from "../../infra/migrate/runner.ts";
+import { loadMigrations, loadRepeatableMigrations, migrate } from "../../infra/migrate/runner.ts";
 
 /** Fresh databases on the shared server, created from template0 (empty), dropped at the end. */
 const adminUrl = inject("pgAdminUrl");
@@ -83,8 +83,6 @@ const EXPECTED_COLUMNS: Record<string, Record<string, ColumnSpec>> = {
     last_used_at: col(TIMESTAMPTZ, false, ZERO_DEFAULT),
     dormant_at: col(TIMESTAMPTZ, true),
     next_start_at: col(TIMESTAMPTZ, true),
-    last_activity_source: col("text", true),
-    last_activity_at: col(TIMESTAMPTZ, true),
   },
   provisioner_jobs: {
     id: col("uuid"),
@@ -170,8 +168,9 @@ async function errorCode(client: pg.Client, sql: string): Promise<string | undef
 describe("migrations on a fresh database", () => {
   it("create the SPEC §1 tables with the exact column types, then apply nothing the second time", async () => {
     const url = await createEmptyDatabase();
-    const all = loadMigrations().map((migration) => migration.name);
+    const all = [...loadMigrations(), ...loadRepeatableMigrations()].map((m) => m.name);
     expect(all.slice(0, 2)).toEqual(["0001_coder_subset", "0002_chat_heartbeat"]);
+    expect(all.at(-1)).toBe("record_heartbeat");
 
     expect(await migrate(pgMigrationTarget(url))).toEqual(all);
     expect(await migrate(pgMigrationTarget(url))).toEqual([]);
@@ -333,6 +332,40 @@ describe("migrations on a fresh database", () => {
   });
 });
 
+describe("repeatable migrations (sql/functions)", () => {
+  it("re-apply a function when its text changes, and only then, after the numbered ones", async () => {
+    const url = await createEmptyDatabase();
+    const [shipped] = loadRepeatableMigrations();
+    if (!shipped) throw new Error("no repeatable migration");
+    await migrate(pgMigrationTarget(url));
+    expect(await migrate(pgMigrationTarget(url))).toEqual([]);
+
+    // A changed rule ships as the same file with new text: CREATE OR REPLACE, recorded by checksum.
+    const changed = {
+      name: shipped.name,
+      checksum: "changed",
+      statements: shipped.statements.map((statement) =>
+        statement.replace("(SPEC §2).", "(SPEC §2), changed."),
+      ),
+    };
+    expect(await migrate(pgMigrationTarget(url), loadMigrations(), [changed])).toEqual([
+      shipped.name,
+    ]);
+    expect(await migrate(pgMigrationTarget(url), loadMigrations(), [changed])).toEqual([]);
+    await withClient(url, async (client) => {
+      const { rows } = await client.query<{ comment: string; checksum: string }>(
+        `SELECT obj_description('chat_heartbeat.record_heartbeat(uuid, uuid, bigint)'::regprocedure) AS comment,
+                (SELECT checksum FROM chat_heartbeat.schema_functions WHERE name = $1) AS checksum`,
+        [shipped.name],
+      );
+      expect(rows[0]).toEqual({
+        comment: expect.stringContaining("changed."),
+        checksum: "changed",
+      });
+    });
+  });
+});
+
 describe("migrations on a database that already has Coder's tables", () => {
   it("leave public alone and create only the chat_heartbeat schema", async () => {
     const url = await createEmptyDatabase();
@@ -341,7 +374,7 @@ describe("migrations on a database that already has Coder's tables", () => {
       client.query(`CREATE TABLE public.workspaces (id uuid PRIMARY KEY, coder_only_column text NOT NULL);
                     INSERT INTO public.workspaces VALUES ('00000000-0000-4000-8000-00000000000a', 'kept')`),
     );
-    const all = loadMigrations().map((migration) => migration.name);
+    const all = [...loadMigrations(), ...loadRepeatableMigrations()].map((m) => m.name);
 
     expect(await migrate(pgMigrationTarget(url))).toEqual(all);
     expect(await migrate(pgMigrationTarget(url))).toEqual([]);

@@ -64,14 +64,15 @@ function accepted(s: HeartbeatState, now = NOW) {
 }
 
 describe("heartbeat model", () => {
-  it("bumps a due deadline to now + activity_bump, marks used and records the activity", () => {
+  it("bumps a due deadline to now + activity_bump, marks used and records the bump", () => {
     const result = accepted(state());
     expect(result.outcome).toBe("bumped");
     expect(result.deadline).toBe(NOW + 3600n * S);
     expect(result.lastUsedAt).toBe(NOW);
     expect(result.writes).toEqual({
-      workspace: { lastUsedAt: NOW, activity: { source: "chat_heartbeat", at: NOW } },
+      workspace: { lastUsedAt: NOW },
       build: { id: "b1", deadline: NOW + 3600n * S, updatedAt: NOW },
+      lastBump: { at: NOW, deadline: NOW + 3600n * S },
     });
   });
 
@@ -141,14 +142,14 @@ describe("heartbeat model", () => {
     const result = accepted(state({ builds }));
     expect(result.outcome).toBe("not_running");
     // Not running, but still marked used (the chat is active and the workspace not dormant).
-    expect(result.writes).toEqual({ workspace: { lastUsedAt: NOW, activity: null }, build: null });
+    expect(result.writes).toEqual({ workspace: { lastUsedAt: NOW }, build: null, lastBump: null });
   });
 
   it("marks used only when more than 60 s old, and never backwards", () => {
     const lastUsed = (lastUsedAt: bigint) =>
       accepted(state({ workspace: workspace({ lastUsedAt }), builds: [] })).writes.workspace;
     expect(lastUsed(NOW - 60n * S)).toBeNull();
-    expect(lastUsed(NOW - 60n * S - 1n)).toEqual({ lastUsedAt: NOW, activity: null });
+    expect(lastUsed(NOW - 60n * S - 1n)).toEqual({ lastUsedAt: NOW });
     expect(lastUsed(NOW + 3600n * S)).toBeNull();
   });
 

@@ -89,8 +89,12 @@ export interface HeartbeatRequest {
 
 export interface WorkspaceWrite {
   lastUsedAt: Micros;
-  /** Set on a bump only: `last_activity_source := 'chat_heartbeat'`, `last_activity_at := now`. */
-  activity: { source: "chat_heartbeat"; at: Micros } | null;
+}
+
+/** On a bump only: `chat_heartbeat.workspace_last_bump` of the workspace := (now, the new deadline). */
+export interface LastBumpWrite {
+  at: Micros;
+  deadline: Micros;
 }
 
 export interface BuildWrite {
@@ -108,7 +112,11 @@ export interface HeartbeatModelResult {
   maxDeadline: Micros | null;
   lastUsedAt: Micros | null;
   /** Which rows get a new version, and with what. null = row not written. */
-  writes: { workspace: WorkspaceWrite | null; build: BuildWrite | null };
+  writes: {
+    workspace: WorkspaceWrite | null;
+    build: BuildWrite | null;
+    lastBump: LastBumpWrite | null;
+  };
 }
 
 export interface BumpInterval {
@@ -186,7 +194,7 @@ export function heartbeat(
 
   const finish = (
     outcome: HeartbeatOutcome,
-    writes: HeartbeatModelResult["writes"] = { workspace: null, build: null },
+    writes: HeartbeatModelResult["writes"] = { workspace: null, build: null, lastBump: null },
   ): HeartbeatModelResult => ({
     outcome,
     workspaceId: workspace?.id ?? null,
@@ -207,8 +215,9 @@ export function heartbeat(
   const lastUsedAt = markUsed ? now : workspace.lastUsedAt;
   const withoutBump = (outcome: HeartbeatOutcome) =>
     finish(outcome, {
-      workspace: markUsed ? { lastUsedAt, activity: null } : null,
+      workspace: markUsed ? { lastUsedAt } : null,
       build: null,
+      lastBump: null,
     });
 
   if (build === null || build.transition !== "start" || !build.jobCompleted) {
@@ -228,8 +237,9 @@ export function heartbeat(
     throw new Error("model: the capped deadline would be below the current one");
   }
   return finish("bumped", {
-    workspace: { lastUsedAt, activity: { source: "chat_heartbeat", at: now } },
+    workspace: markUsed ? { lastUsedAt } : null,
     build: { id: build.id, deadline: capped, updatedAt: now },
+    lastBump: { at: now, deadline: capped },
   });
 }
 

@@ -240,7 +240,8 @@ interface Resolved {
   state: HeartbeatState;
   workspace: ModelWorkspace;
   builds: ResolvedBuild[];
-  lastActivityAt: Micros | null;
+  /** An earlier bump of this workspace by another chat, already recorded; null = none. */
+  earlierBump: { chatId: string; at: Micros; deadline: Micros } | null;
 }
 
 function resolve(s: Scenario, now: Micros): Resolved {
@@ -331,7 +332,8 @@ function resolve(s: Scenario, now: Micros): Resolved {
     state,
     workspace,
     builds,
-    lastActivityAt: w.lastActivity === "earlier" ? now - DAY : null,
+    earlierBump:
+      w.lastActivity === "earlier" ? { chatId: randomUUID(), at: now - DAY, deadline: now } : null,
   };
 }
 
@@ -368,17 +370,21 @@ function arrangeSql(client: pg.Client, s: Scenario, r: Resolved, now: Micros): s
      VALUES (${lit(ids.template)}, ${past}, ${past}, ${org}, 'property', ${lit(s.template.defaultTtl)},
        ${lit(s.template.allowUserAutostop)}, ${lit(s.template.activityBump)})`,
     `INSERT INTO public.workspaces (id, created_at, updated_at, owner_id, organization_id, template_id,
-       deleted, name, autostart_schedule, ttl, last_used_at, dormant_at, next_start_at,
-       last_activity_source, last_activity_at)
+       deleted, name, autostart_schedule, ttl, last_used_at, dormant_at, next_start_at)
      VALUES
        (${lit(ids.workspace)}, ${past}, ${past}, ${lit(w.ownerId)}, ${org}, ${lit(ids.template)},
         ${lit(w.deleted)}, 'subject', ${lit(w.autostartSchedule)}, ${lit(w.ttl)}, ${at(w.lastUsedAt)},
-        ${at(w.dormantAt)}, ${at(w.nextStartAt)},
-        ${r.lastActivityAt === null ? "NULL" : "'ssh'"}, ${at(r.lastActivityAt)}),
+        ${at(w.dormantAt)}, ${at(w.nextStartAt)}),
        -- Another workspace of the same user, due for a bump: must not be touched.
        (${lit(ids.bystanderWorkspace)}, ${past}, ${past}, ${lit(ids.subject)}, ${org},
-        ${lit(ids.template)}, false, 'bystander', NULL, ${lit(NS_HOUR)}, ${at(ZERO_TIME)}, NULL, NULL,
-        NULL, NULL)`,
+        ${lit(ids.template)}, false, 'bystander', NULL, ${lit(NS_HOUR)}, ${at(ZERO_TIME)}, NULL, NULL)`,
+    ...(r.earlierBump === null
+      ? []
+      : [
+          `INSERT INTO chat_heartbeat.workspace_last_bump (workspace_id, bumped_at, source, chat_id, deadline)
+           VALUES (${lit(ids.workspace)}, ${at(r.earlierBump.at)}, 'chat_heartbeat',
+             ${lit(r.earlierBump.chatId)}, ${at(r.earlierBump.deadline)})`,
+        ]),
     `INSERT INTO public.provisioner_jobs (id, created_at, updated_at, started_at, completed_at, organization_id)
      VALUES ${[
        ...r.builds.map(
@@ -430,11 +436,14 @@ SELECT 'build:' || id AS key, ctid::text AS ctid,
 FROM public.workspace_builds t
 UNION ALL
 SELECT 'workspace:' || id, ctid::text,
-       (to_jsonb(t) - ARRAY['last_used_at', 'last_activity_source', 'last_activity_at'])::text,
-       jsonb_build_object('last_used_at', ${us("last_used_at")},
-         'last_activity_source', last_activity_source,
-         'last_activity_at', ${us("last_activity_at")})::text
+       (to_jsonb(t) - ARRAY['last_used_at'])::text,
+       jsonb_build_object('last_used_at', ${us("last_used_at")})::text
 FROM public.workspaces t
+UNION ALL
+SELECT 'last_bump:' || workspace_id, ctid::text, '{}',
+       jsonb_build_object('bumped_at', ${us("bumped_at")}, 'source', source, 'chat_id', chat_id,
+         'deadline', ${us("deadline")})::text
+FROM chat_heartbeat.workspace_last_bump t
 UNION ALL SELECT 'chat:' || id, ctid::text, to_jsonb(t)::text, '{}' FROM public.chats t
 UNION ALL SELECT 'template:' || id, ctid::text, to_jsonb(t)::text, '{}' FROM public.templates t
 UNION ALL SELECT 'job:' || id, ctid::text, to_jsonb(t)::text, '{}' FROM public.provisioner_jobs t;
@@ -480,9 +489,24 @@ const usText = (time: Micros | null) => (time === null ? null : time.toString())
  * written columns of the subject's latest build and workspace.
  */
 function expectedRows(before: Snapshot, r: Resolved, model: HeartbeatModelResult | "not_found") {
-  const writes = model === "not_found" ? { workspace: null, build: null } : model.writes;
+  const writes =
+    model === "not_found" ? { workspace: null, build: null, lastBump: null } : model.writes;
   const expected: Record<string, { rewritten: boolean; fixed: string; written: unknown }> = {};
+  const lastBumpKey = `last_bump:${r.ids.workspace}`;
+  if (writes.lastBump) {
+    expected[lastBumpKey] = {
+      rewritten: true,
+      fixed: "{}",
+      written: {
+        bumped_at: usText(writes.lastBump.at),
+        source: "chat_heartbeat",
+        chat_id: r.ids.chat,
+        deadline: usText(writes.lastBump.deadline),
+      },
+    };
+  }
   for (const [key, row] of before.rows) {
+    if (key === lastBumpKey && writes.lastBump) continue;
     let written: Record<string, string | null> = row.written;
     let rewritten = false;
     if (key === `build:${writes.build?.id}` && writes.build) {
@@ -494,14 +518,7 @@ function expectedRows(before: Snapshot, r: Resolved, model: HeartbeatModelResult
     }
     if (key === `workspace:${r.ids.workspace}` && writes.workspace) {
       rewritten = true;
-      const activity = writes.workspace.activity;
-      written = {
-        last_used_at: usText(writes.workspace.lastUsedAt),
-        last_activity_source: activity
-          ? activity.source
-          : (row.written.last_activity_source ?? null),
-        last_activity_at: activity ? usText(activity.at) : (row.written.last_activity_at ?? null),
-      };
+      written = { last_used_at: usText(writes.workspace.lastUsedAt) };
     }
     expected[key] = { rewritten, fixed: row.fixed, written };
   }

@@ -10,8 +10,8 @@ import {
   insertBuild,
   type RunningWorkspaceOptions,
   readBuild,
+  readLastBump,
   readOutcomeCounts,
-  readWorkspace,
   seconds,
   seedRunningWorkspace,
 } from "../support/fixtures.ts";
@@ -125,9 +125,9 @@ describe("50 concurrent heartbeats on one due workspace", () => {
     expect((buildAfter.deadline?.getTime() ?? 0) - buildAfter.updatedAt.getTime()).toBe(
       hours(1) / 1e6,
     );
-    const workspace = await readWorkspace(stack.db.pool, chat.workspaceId);
-    expect(workspace.lastActivitySource).toBe("chat_heartbeat");
-    expect(workspace.lastActivityAt?.toISOString()).toBe(winner.lastUsedAt);
+    const lastBump = await readLastBump(stack.db.pool, chat.workspaceId);
+    expect(lastBump?.bumpedAt.toISOString()).toBe(winner.lastUsedAt);
+    expect(lastBump?.chatId).toBe(chat.chatId);
     // Every loser reports the deadline the winner wrote or the one before it, never another.
     for (const response of responses) {
       expect([winner.deadline, buildBefore.deadline?.toISOString()]).toContain(

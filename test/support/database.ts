@@ -19,14 +19,18 @@ function urlFor(adminUrl: string, database: string): string {
   return url.toString();
 }
 
-/** A fresh, fully migrated database of its own for one test file (cloned from the template). */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh, fully migrated database of its own for one test file (cloned from the template), or,
+ * with `empty`, one with nothing in it (cloned from template0).
+ */
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = inject("pgAdminUrl");
   const name = `t_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject("templateDatabase")}`);
+    const template = options.empty ? "template0" : inject("templateDatabase");
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   } finally {
     await admin.end();
   }

@@ -320,20 +320,15 @@ export async function readBuild(db: Queryable, buildId: string): Promise<BuildSt
 
 export interface WorkspaceState {
   lastUsedAt: Date | null;
-  lastActivitySource: string | null;
-  lastActivityAt: Date | null;
   xmin: string;
 }
 
 export async function readWorkspace(db: Queryable, workspaceId: string): Promise<WorkspaceState> {
   const { rows } = await db.query<{
     last_used_at: number | null;
-    last_activity_source: string | null;
-    last_activity_at: number | null;
     xmin: string;
   }>(
-    `SELECT ${msOf("last_used_at")} AS last_used_at, last_activity_source,
-            ${msOf("last_activity_at")} AS last_activity_at, xmin::text AS xmin
+    `SELECT ${msOf("last_used_at")} AS last_used_at, xmin::text AS xmin
      FROM public.workspaces WHERE id = $1`,
     [workspaceId],
   );
@@ -341,8 +336,40 @@ export async function readWorkspace(db: Queryable, workspaceId: string): Promise
   if (!row) throw new Error(`no workspace ${workspaceId}`);
   return {
     lastUsedAt: toDate(row.last_used_at),
-    lastActivitySource: row.last_activity_source,
-    lastActivityAt: toDate(row.last_activity_at),
+    xmin: row.xmin,
+  };
+}
+
+export interface LastBump {
+  bumpedAt: Date;
+  source: string;
+  chatId: string;
+  deadline: Date;
+  /** Transaction id that wrote the current row version: changes on every write. */
+  xmin: string;
+}
+
+/** The last bump of a workspace recorded in `chat_heartbeat.workspace_last_bump`; null if none. */
+export async function readLastBump(db: Queryable, workspaceId: string): Promise<LastBump | null> {
+  const { rows } = await db.query<{
+    bumped_at: number;
+    source: string;
+    chat_id: string;
+    deadline: number;
+    xmin: string;
+  }>(
+    `SELECT ${msOf("bumped_at")} AS bumped_at, source, chat_id::text AS chat_id,
+            ${msOf("deadline")} AS deadline, xmin::text AS xmin
+     FROM chat_heartbeat.workspace_last_bump WHERE workspace_id = $1`,
+    [workspaceId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    bumpedAt: new Date(row.bumped_at),
+    source: row.source,
+    chatId: row.chat_id,
+    deadline: new Date(row.deadline),
     xmin: row.xmin,
   };
 }

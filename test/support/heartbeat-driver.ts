@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { HeartbeatOutcome } from "../../functions/heartbeat/domain/outcomes.ts";
+import { HeartbeatRow, heartbeatFromRow } from "../../functions/heartbeat/heartbeat-store.ts";
 import { toPositionalParameters } from "../../infra/local/sql-lexer.ts";
 import heartbeatSql from "../../sql/queries/heartbeat.sql";
 
@@ -20,17 +21,9 @@ export interface HeartbeatDriver {
   beat(chatId: string, userId: string): Promise<HeartbeatResult | "not_found">;
 }
 
-interface HeartbeatRow {
-  outcome: HeartbeatOutcome;
-  workspace_id: string | null;
-  deadline: string | null;
-  max_deadline: string | null;
-  last_used_at: string | null;
-}
-
 const statement = toPositionalParameters(heartbeatSql);
 
-/** Runs `sql/queries/heartbeat.sql` directly over `pool`, each heartbeat on one autocommit connection. */
+/** Runs `sql/queries/heartbeat.sql` (the function) directly over `pool`, each heartbeat on one autocommit connection. */
 export function pgHeartbeatDriver(
   pool: Pick<pg.Pool, "query">,
   options: { bucketSeconds: number },
@@ -48,17 +41,20 @@ export function pgHeartbeatDriver(
           throw new Error(`heartbeat.sql uses an unknown parameter :${name}`);
         return value;
       });
-      const { rows } = await pool.query<HeartbeatRow>(statement.text, values);
+      const { rows } = await pool.query<Record<string, unknown>>(statement.text, values);
       if (rows.length > 1) throw new Error(`heartbeat returned ${rows.length} rows`);
       const row = rows[0];
       if (!row) return "not_found";
-      return {
-        outcome: row.outcome,
-        workspaceId: row.workspace_id,
-        deadline: row.deadline,
-        maxDeadline: row.max_deadline,
-        lastUsedAt: row.last_used_at,
-      };
+      // node-pg returns bigint as text; the Data API returns it as a JSON number.
+      const number = (value: unknown) => (value === null ? null : Number(value));
+      return heartbeatFromRow(
+        HeartbeatRow.parse({
+          ...row,
+          deadline_ms: number(row.deadline_ms),
+          max_deadline_ms: number(row.max_deadline_ms),
+          last_used_at_ms: number(row.last_used_at_ms),
+        }),
+      );
     },
   };
 }
