@@ -101,38 +101,37 @@ DECLARE
   written_last_used timestamptz;
   result text;
 BEGIN
-  -- 1. Resolve. A chat of someone else is indistinguishable from a missing one: no row.
-  SELECT c.workspace_id, c.archived, c.status IN ('running', 'pending')
-    INTO chat_workspace, chat_archived, chat_active
+  -- 1. Resolve, in one read: the chat; the workspace it may keep alive, with its template; the
+  -- workspace's latest build (the unique (workspace_id, build_number) index serves it) with the
+  -- build's job. Read whatever the chat's state: the response shows the deadline even when this
+  -- heartbeat may not move it. A chat of someone else is indistinguishable from a missing one.
+  SELECT c.workspace_id, c.archived, c.status IN ('running', 'pending'),
+         w.id, w.last_used_at, w.dormant_at, w.autostart_schedule, w.next_start_at,
+         CASE WHEN t.allow_user_autostop THEN w.ttl ELSE t.default_ttl END,
+         t.activity_bump,
+         b.id, b.transition::text, b.deadline, b.max_deadline, j.completed_at
+    INTO chat_workspace, chat_archived, chat_active,
+         ws_id, ws_last_used, ws_dormant, ws_autostart, ws_next_start, ws_ttl,
+         tpl_activity_bump,
+         build_id, build_transition, build_deadline, build_max_deadline, job_completed
   FROM public.chats c
+  LEFT JOIN (public.workspaces w JOIN public.templates t ON t.id = w.template_id)
+    ON w.id = c.workspace_id
+    AND NOT w.deleted
+    AND w.owner_id = p_user_id
+    AND w.owner_id <> prebuilds_user
+  LEFT JOIN LATERAL (
+    SELECT lb.id, lb.transition, lb.deadline, lb.max_deadline, lb.job_id
+    FROM public.workspace_builds lb
+    WHERE lb.workspace_id = w.id
+    ORDER BY lb.build_number DESC
+    LIMIT 1
+  ) b ON true
+  LEFT JOIN public.provisioner_jobs j ON j.id = b.job_id
   WHERE c.id = p_chat_id
     AND c.owner_id = p_user_id;
   IF NOT FOUND THEN
     RETURN;
-  END IF;
-
-  -- The workspace this chat may keep alive, and its latest build (the unique
-  -- (workspace_id, build_number) index serves it) with the build's job. Read whatever the chat's
-  -- state: the response shows the deadline even when this heartbeat may not move it.
-  SELECT w.id, w.last_used_at, w.dormant_at, w.autostart_schedule, w.next_start_at,
-         CASE WHEN t.allow_user_autostop THEN w.ttl ELSE t.default_ttl END,
-         t.activity_bump
-    INTO ws_id, ws_last_used, ws_dormant, ws_autostart, ws_next_start, ws_ttl, tpl_activity_bump
-  FROM public.workspaces w
-  JOIN public.templates t ON t.id = w.template_id
-  WHERE w.id = chat_workspace
-    AND NOT w.deleted
-    AND w.owner_id = p_user_id
-    AND w.owner_id <> prebuilds_user;
-
-  IF ws_id IS NOT NULL THEN
-    SELECT b.id, b.transition::text, b.deadline, b.max_deadline, j.completed_at
-      INTO build_id, build_transition, build_deadline, build_max_deadline, job_completed
-    FROM public.workspace_builds b
-    LEFT JOIN public.provisioner_jobs j ON j.id = b.job_id
-    WHERE b.workspace_id = ws_id
-    ORDER BY b.build_number DESC
-    LIMIT 1;
   END IF;
 
   IF chat_archived THEN
@@ -203,14 +202,17 @@ BEGIN
     END IF;
 
     -- 2. Mark used (dormancy), at most one write per workspace per minute. The guard is on the
-    -- locked row's column for the EvalPlanQual reason above; it also means never backwards.
-    UPDATE public.workspaces w
-    SET last_used_at = t_now
-    WHERE w.id = ws_id
-      AND NOT w.deleted
-      AND w.dormant_at IS NULL
-      AND w.last_used_at < t_now - interval '60 seconds'
-    RETURNING w.last_used_at INTO written_last_used;
+    -- locked row's column for the EvalPlanQual reason above; it also means never backwards. Not
+    -- even tried when the value read is recent: a concurrent writer only makes it more recent.
+    IF ws_last_used < t_now - interval '60 seconds' THEN
+      UPDATE public.workspaces w
+      SET last_used_at = t_now
+      WHERE w.id = ws_id
+        AND NOT w.deleted
+        AND w.dormant_at IS NULL
+        AND w.last_used_at < t_now - interval '60 seconds'
+      RETURNING w.last_used_at INTO written_last_used;
+    END IF;
 
     -- The last bump per workspace, in our own schema (Coder has no column for it): answers "why is
     -- my workspace still on?" (coder/coder#17320). Written only when the deadline moved.
