@@ -353,11 +353,6 @@ const planning = {
   },
 };
 
-for (const client of coderClients) await client.end();
-await pool.end();
-await dataApi.close();
-await server.stop();
-
 const f = (n: number, digits = 3) => n.toFixed(digits);
 const lines = [
   "## PostgreSQL cost per heartbeat: ours vs Coder's own path",
@@ -381,3 +376,11 @@ writeFileSync(
 );
 writeFileSync(`${RESULTS}coder-path.md`, `${markdown}\n`);
 console.log(markdown);
+
+// Results are written first: teardown of the servers cannot lose them.
+for (const client of coderClients) await client.end();
+await pool.end();
+await dataApi.close();
+await server.stop();
+process.exit(0);
+
