@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { SqlDatabase } from "../../functions/shared/database/database.ts";
-import { splitStatements } from "./sql-lexer.ts";
+import { dataApiStatement, splitStatements } from "./sql-lexer.ts";
 
 /** The ids `sql/seed/demo.sql` uses. */
 export const DEMO = {
@@ -14,7 +14,9 @@ const DEMO_SQL = new URL("../../sql/seed/demo.sql", import.meta.url);
 
 /** Seeds (or re-arms) the demo chat through the Data API, one statement per call. */
 export async function seedDemo(db: SqlDatabase): Promise<void> {
-  const statements = splitStatements(readFileSync(DEMO_SQL, "utf8"));
+  const statements = splitStatements(readFileSync(DEMO_SQL, "utf8")).map((statement, index) =>
+    dataApiStatement(statement, `sql/seed/demo.sql, statement ${index + 1}`),
+  );
   await db.transaction(async (session) => {
     for (const statement of statements) await session.execute(statement, []);
   });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { splitStatements } from "../local/sql-lexer.ts";
+import { dataApiStatement, splitStatements } from "../local/sql-lexer.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../sql/migrations/", import.meta.url));
 
@@ -12,7 +12,10 @@ export interface Migration {
 
 /** One statement at a time, as the Data API allows; `:name` parameters are strings. */
 export interface MigrationSession {
-  execute(sql: string, parameters?: Record<string, string>): Promise<Record<string, unknown>[]>;
+  /** Runs a statement; rows it may return are not read. */
+  execute(sql: string, parameters?: Record<string, string>): Promise<void>;
+  /** Reads rows: a SELECT only (the Data API formats records as JSON for SELECT alone). */
+  query(sql: string, parameters?: Record<string, string>): Promise<Record<string, unknown>[]>;
 }
 
 /** Where migrations run: each one inside its own transaction. */
@@ -20,13 +23,19 @@ export interface MigrationTarget {
   inTransaction<T>(work: (session: MigrationSession) => Promise<T>): Promise<T>;
 }
 
+/**
+ * The migrations in order, each split into its statements as the Data API is sent them: without
+ * comments (`dataApiStatement`; a dollar-quoted body, comments and `;` included, stays as written).
+ */
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return readdirSync(dir)
     .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
     .sort()
     .map((file) => ({
       name: file.replace(/\.sql$/, ""),
-      statements: splitStatements(readFileSync(join(dir, file), "utf8")),
+      statements: splitStatements(readFileSync(join(dir, file), "utf8")).map((statement, index) =>
+        dataApiStatement(statement, `${file}, statement ${index + 1}`),
+      ),
     }));
 }
 
@@ -52,7 +61,7 @@ export async function migrate(
     const ran = await target.inTransaction(async (session) => {
       await session.execute(LOCK);
       for (const statement of BOOTSTRAP) await session.execute(statement);
-      const done = await session.execute(
+      const done = await session.query(
         "SELECT 1 FROM chat_heartbeat.schema_migrations WHERE name = :name",
         { name: migration.name },
       );
