@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { leadingKeyword, segments } from "../../infra/local/sql-lexer.ts";
+import { loadMigrations } from "../../infra/migrate/runner.ts";
 
 /**
  * What the function code sends the Data API is boring: every `.sql` file a function imports, as
@@ -97,5 +98,23 @@ describe("SQL the functions send through the Data API", () => {
     it.runIf(readsRows)("starts with SELECT, as it is read with query()", async () => {
       expect(leadingKeyword(await loaded(file))).toBe("SELECT");
     });
+  });
+});
+
+describe("migration statements as `npm run migrate` sends them through the Data API", () => {
+  const statements = loadMigrations().flatMap((migration) =>
+    migration.statements.map((sql, index) => ({ name: `${migration.name} #${index + 1}`, sql })),
+  );
+
+  it.each(statements)("$name: no comment or ';' outside quotes, no quoted :word", ({ sql }) => {
+    // Dollar-quoted bodies (DO blocks, functions) keep their own comments and semicolons.
+    const pieces = segments(sql);
+    expect(pieces.filter((piece) => piece.kind === "comment")).toEqual([]);
+    expect(pieces.filter((piece) => piece.kind === "code" && piece.text.includes(";"))).toEqual([]);
+    expect(
+      pieces
+        .filter((piece) => piece.kind === "quoted" && /:[A-Za-z_]/.test(piece.text))
+        .map((piece) => piece.text.slice(0, 80)),
+    ).toEqual([]);
   });
 });
