@@ -383,4 +383,3 @@ await pool.end();
 await dataApi.close();
 await server.stop();
 process.exit(0);
-

@@ -11,18 +11,31 @@ const LOCAL_REGION = "us-east-1";
 const positiveInt = (fallback: number) =>
   z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 
-const DatabaseEnv = z.object({
-  AWS_REGION: z._default(z.string().check(z.minLength(1)), LOCAL_REGION),
-  /** Set for the local stack and LocalStack: our own Data API endpoint. Unset on AWS. */
-  DATA_API_ENDPOINT: z.optional(z.url()),
-  DB_CLUSTER_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:.+$/)),
-  DB_SECRET_ARN: z
-    .string()
-    .check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
-  DB_NAME: z.string().check(z.minLength(1), z.maxLength(63)),
-  /** Budget for one database round trip including resume retries; past it the request gets 503. */
-  DATA_API_TIMEOUT_MS: positiveInt(8_000),
-});
+/**
+ * Budget for one database call including resume retries (DATA_API_TIMEOUT_MS), per function. The
+ * heartbeat answers 503 with Retry-After past it, so a client is never held for a whole resume.
+ */
+export const HEARTBEAT_DATA_API_TIMEOUT_MS = 8_000;
+/**
+ * Nobody waits on the reporter, and its hourly run is often the call that wakes a paused cluster
+ * (~15 s to resume from 0 ACU, longer at times): it waits the resume out. Below its Lambda timeout
+ * (60 s, serverless.yml), which must still fit the rest of the run.
+ */
+export const REPORTER_DATA_API_TIMEOUT_MS = 30_000;
+
+const databaseEnv = (defaultTimeoutMs: number) =>
+  z.object({
+    AWS_REGION: z._default(z.string().check(z.minLength(1)), LOCAL_REGION),
+    /** Set for the local stack and LocalStack: our own Data API endpoint. Unset on AWS. */
+    DATA_API_ENDPOINT: z.optional(z.url()),
+    DB_CLUSTER_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:.+$/)),
+    DB_SECRET_ARN: z
+      .string()
+      .check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+    DB_NAME: z.string().check(z.minLength(1), z.maxLength(63)),
+    /** Budget for one database call including resume retries; past it, DatabaseUnavailableError. */
+    DATA_API_TIMEOUT_MS: positiveInt(defaultTimeoutMs),
+  });
 
 const ReportWindowEnv = z.object({
   /** Outcome counts are bucketed by this length; the reporter reports whole windows of it. */
@@ -91,8 +104,11 @@ export interface DatabaseConfig {
   timeoutMs: number;
 }
 
-export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
-  const parsed = parseEnv(DatabaseEnv, env);
+export function loadDatabaseConfig(
+  env: Env = process.env,
+  defaultTimeoutMs = HEARTBEAT_DATA_API_TIMEOUT_MS,
+): DatabaseConfig {
+  const parsed = parseEnv(databaseEnv(defaultTimeoutMs), env);
   return {
     region: parsed.AWS_REGION,
     endpoint: parsed.DATA_API_ENDPOINT,
@@ -179,7 +195,7 @@ export interface ReporterConfig {
 }
 
 export function loadReporterConfig(env: Env = process.env): ReporterConfig {
-  const database = loadDatabaseConfig(env);
+  const database = loadDatabaseConfig(env, REPORTER_DATA_API_TIMEOUT_MS);
   const { REPORT_WINDOW_SECONDS } = parseEnv(ReportWindowEnv, env);
   const parsed = parseEnv(ReporterEnv, env);
   return {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as z from "zod/mini";
 import { type SqlDatabase, sqlParameter } from "../../functions/shared/database/database.ts";
 import blockersSql from "../../sql/seed/demo-blockers.sql";
-import { splitStatements } from "./sql-lexer.ts";
+import { dataApiStatement, splitStatements } from "./sql-lexer.ts";
 
 /** The ids `sql/seed/demo.sql` uses. */
 export const DEMO = {
@@ -67,7 +67,9 @@ export async function seedDemo(db: SqlDatabase): Promise<void> {
         "Unset SEED_DEMO and use a chat that Coder created (npm run token -- --sub <its owner>).",
     );
   }
-  const statements = splitStatements(readFileSync(DEMO_SQL, "utf8"));
+  const statements = splitStatements(readFileSync(DEMO_SQL, "utf8")).map((statement, index) =>
+    dataApiStatement(statement, `sql/seed/demo.sql, statement ${index + 1}`),
+  );
   await db.transaction(async (session) => {
     for (const statement of statements) await session.execute(statement, []);
   });

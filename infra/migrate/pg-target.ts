@@ -10,12 +10,20 @@ export function pgMigrationTarget(connectionString: string): MigrationTarget {
       await client.connect();
       try {
         await client.query("BEGIN");
+        const run = async (sql: string, parameters: Record<string, string> = {}) => {
+          const { text, names } = toPositionalParameters(sql);
+          return (
+            await client.query(
+              text,
+              names.map((name) => parameters[name]),
+            )
+          ).rows;
+        };
         const result = await work({
-          async execute(sql, parameters = {}) {
-            const { text, names } = toPositionalParameters(sql);
-            const values = names.map((name) => parameters[name]);
-            return (await client.query(text, values)).rows;
+          async execute(sql, parameters) {
+            await run(sql, parameters);
           },
+          query: run,
         });
         await client.query("COMMIT");
         return result;

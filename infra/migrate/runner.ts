@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { splitStatements } from "../local/sql-lexer.ts";
+import { dataApiStatement, splitStatements } from "../local/sql-lexer.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../sql/migrations/", import.meta.url));
 /** Repeatable migrations: the functions that hold the rule, re-applied when their text changes. */
@@ -20,7 +20,10 @@ export interface RepeatableMigration extends Migration {
 
 /** One statement at a time, as the Data API allows; `:name` parameters are strings. */
 export interface MigrationSession {
-  execute(sql: string, parameters?: Record<string, string>): Promise<Record<string, unknown>[]>;
+  /** Runs a statement; rows it may return are not read. */
+  execute(sql: string, parameters?: Record<string, string>): Promise<void>;
+  /** Reads rows: a SELECT only (the Data API formats records as JSON for SELECT alone). */
+  query(sql: string, parameters?: Record<string, string>): Promise<Record<string, unknown>[]>;
 }
 
 /** Where migrations run: each one inside its own transaction. */
@@ -28,13 +31,19 @@ export interface MigrationTarget {
   inTransaction<T>(work: (session: MigrationSession) => Promise<T>): Promise<T>;
 }
 
+/**
+ * The migrations in order, each split into its statements as the Data API is sent them: without
+ * comments (`dataApiStatement`; a dollar-quoted body, comments and `;` included, stays as written).
+ */
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return readdirSync(dir)
     .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
     .sort()
     .map((file) => ({
       name: file.replace(/\.sql$/, ""),
-      statements: splitStatements(readFileSync(join(dir, file), "utf8")),
+      statements: splitStatements(readFileSync(join(dir, file), "utf8")).map((statement, index) =>
+        dataApiStatement(statement, `${file}, statement ${index + 1}`),
+      ),
     }));
 }
 
@@ -47,7 +56,9 @@ export function loadRepeatableMigrations(dir = FUNCTIONS_DIR): RepeatableMigrati
       const text = readFileSync(join(dir, file), "utf8");
       return {
         name: file.replace(/\.sql$/, ""),
-        statements: splitStatements(text),
+        statements: splitStatements(text).map((statement, index) =>
+          dataApiStatement(statement, `${file}, statement ${index + 1}`),
+        ),
         checksum: createHash("sha256").update(text).digest("hex"),
       };
     });
@@ -81,41 +92,39 @@ export async function migrate(
   repeatables = loadRepeatableMigrations(),
 ): Promise<string[]> {
   const applied: string[] = [];
-  for (const migration of migrations) {
+  /** Runs `migration` in a transaction of its own unless `isCurrent` finds it recorded. */
+  const apply = async (
+    migration: Migration,
+    isCurrent: string,
+    record: string,
+    parameters: Record<string, string>,
+  ) => {
     const ran = await target.inTransaction(async (session) => {
       await session.execute(LOCK);
       for (const statement of BOOTSTRAP) await session.execute(statement);
-      const done = await session.execute(
-        "SELECT 1 FROM chat_heartbeat.schema_migrations WHERE name = :name",
-        { name: migration.name },
-      );
-      if (done.length > 0) return false;
+      if ((await session.query(isCurrent, parameters)).length > 0) return false;
       for (const statement of migration.statements) await session.execute(statement);
-      await session.execute("INSERT INTO chat_heartbeat.schema_migrations (name) VALUES (:name)", {
-        name: migration.name,
-      });
+      await session.execute(record, parameters);
       return true;
     });
     if (ran) applied.push(migration.name);
+  };
+  for (const migration of migrations) {
+    await apply(
+      migration,
+      "SELECT 1 FROM chat_heartbeat.schema_migrations WHERE name = :name",
+      "INSERT INTO chat_heartbeat.schema_migrations (name) VALUES (:name)",
+      { name: migration.name },
+    );
   }
   for (const migration of repeatables) {
-    const ran = await target.inTransaction(async (session) => {
-      await session.execute(LOCK);
-      for (const statement of BOOTSTRAP) await session.execute(statement);
-      const current = await session.execute(
-        "SELECT 1 FROM chat_heartbeat.schema_functions WHERE name = :name AND checksum = :checksum",
-        { name: migration.name, checksum: migration.checksum },
-      );
-      if (current.length > 0) return false;
-      for (const statement of migration.statements) await session.execute(statement);
-      await session.execute(
-        `INSERT INTO chat_heartbeat.schema_functions (name, checksum) VALUES (:name, :checksum)
-         ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = now()`,
-        { name: migration.name, checksum: migration.checksum },
-      );
-      return true;
-    });
-    if (ran) applied.push(migration.name);
+    await apply(
+      migration,
+      "SELECT 1 FROM chat_heartbeat.schema_functions WHERE name = :name AND checksum = :checksum",
+      `INSERT INTO chat_heartbeat.schema_functions (name, checksum) VALUES (:name, :checksum)
+       ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = now()`,
+      { name: migration.name, checksum: migration.checksum },
+    );
   }
   return applied;
 }

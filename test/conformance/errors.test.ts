@@ -26,6 +26,8 @@ import {
 
 /** Errors in the shapes the SDK maps to its exception classes, and local fault injection. */
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(ms, 0)));
+
 let stack: ConformanceStack;
 beforeAll(async () => {
   stack = await startConformanceStack();
@@ -145,15 +147,35 @@ describe("malformed requests", () => {
 });
 
 describe("injected faults", () => {
-  it("resuming: DatabaseResumingException, as Aurora Serverless v2 waking from 0 ACU", async () => {
-    stack.server.faults.inject({ kind: "resuming", count: 2 });
-    for (let call = 0; call < 2; call++) {
+  it("resuming: DatabaseResumingException for `seconds` from the first call, as Aurora Serverless v2 waking from 0 ACU", async () => {
+    // Long enough for three calls on a loaded machine.
+    stack.server.faults.inject({ kind: "resuming", seconds: 2 });
+    const started = Date.now();
+    for (let call = 0; call < 3; call++) {
       const error = await rejectionOf(stack.execute("SELECT 1"));
       expect(error).toBeInstanceOf(DatabaseResumingException);
       expect(error.$metadata?.httpStatusCode).toBe(declaredStatus(DatabaseResumingException$));
     }
+    await sleep(started + 2_100 - Date.now());
     expect((await stack.execute("SELECT 1")).records).toEqual([[{ longValue: 1 }]]);
-    expect(stack.server.stats().executeStatement).toBe(3);
+    expect(stack.server.stats().executeStatement).toBe(4);
+  });
+
+  it("resuming: the clock starts at the first call after the pause, not at injection", async () => {
+    stack.server.faults.inject({ kind: "resuming", seconds: 0.3 });
+    await sleep(400);
+    const first = Date.now();
+    expect(await rejectionOf(stack.execute("SELECT 1"))).toBeInstanceOf(DatabaseResumingException);
+    await sleep(first + 400 - Date.now());
+    expect((await stack.execute("SELECT 1")).records).toEqual([[{ longValue: 1 }]]);
+  });
+
+  it("resuming takes seconds, never a count of calls; the other faults take a count", () => {
+    expect(() => stack.server.faults.inject({ kind: "resuming", count: 2 })).toThrow(
+      /not a `count` of calls/,
+    );
+    expect(() => stack.server.faults.inject({ kind: "resuming" })).toThrow(/seconds/);
+    expect(() => stack.server.faults.inject({ kind: "timeout", seconds: 1 })).toThrow(/seconds/);
   });
 
   it("throttling: ThrottlingException, which the SDK's retry strategy retries", async () => {
@@ -197,7 +219,7 @@ describe("injected faults", () => {
   });
 
   it("apply to every operation, and are counted as calls", async () => {
-    stack.server.faults.inject({ kind: "resuming" });
+    stack.server.faults.inject({ kind: "resuming", seconds: 60 });
     const error = await rejectionOf(stack.client.send(new BeginTransactionCommand(stack.target)));
     expect(error).toBeInstanceOf(DatabaseResumingException);
     expect(stack.server.stats()).toEqual({
@@ -212,7 +234,7 @@ describe("injected faults", () => {
   it("can be injected and cleared over HTTP, and stats read", async () => {
     const inject = await fetch(`${stack.server.url}/_local/faults`, {
       method: "POST",
-      body: JSON.stringify({ kind: "resuming", count: 5 }),
+      body: JSON.stringify({ kind: "resuming", seconds: 60 }),
     });
     expect(inject.status).toBe(200);
     expect(await rejectionOf(stack.execute("SELECT 1"))).toBeInstanceOf(DatabaseResumingException);
@@ -221,10 +243,12 @@ describe("injected faults", () => {
     const stats = await (await fetch(`${stack.server.url}/_local/stats`)).json();
     expect(stats).toMatchObject({ executeStatement: 2 });
 
-    const invalid = await fetch(`${stack.server.url}/_local/faults`, {
-      method: "POST",
-      body: JSON.stringify({ kind: "meteor" }),
-    });
-    expect(invalid.status).toBe(400);
+    for (const fault of [{ kind: "meteor" }, { kind: "resuming", count: 5 }]) {
+      const invalid = await fetch(`${stack.server.url}/_local/faults`, {
+        method: "POST",
+        body: JSON.stringify(fault),
+      });
+      expect(invalid.status).toBe(400);
+    }
   });
 });

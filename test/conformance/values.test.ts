@@ -302,6 +302,49 @@ describe("results", () => {
     ]);
   });
 
+  it("format records as JSON for a SELECT only, whatever comments and blanks lead it", async () => {
+    const output = await stack.execute("\n  -- why\n  /* and how */ select 1 AS n", {
+      formatRecordsAs: "JSON",
+    });
+    expect(output.formattedRecords).toBe('[{"n":1}]');
+    const empty = await stack.execute("SELECT 1 AS n WHERE false", { formatRecordsAs: "JSON" });
+    expect(empty.formattedRecords).toBe("[]");
+    expect(empty.records).toBeUndefined();
+  });
+
+  it.each([
+    ["INSERT … RETURNING", "INSERT INTO counted (n) VALUES (7) RETURNING n"],
+    ["UPDATE … RETURNING", "UPDATE counted SET n = n WHERE n = 7 RETURNING n"],
+    ["WITH … SELECT", "WITH x AS (SELECT 7 AS n) SELECT n FROM x"],
+    [
+      "WITH … DELETE … RETURNING",
+      "WITH gone AS (DELETE FROM counted WHERE n = 7 RETURNING n) SELECT n FROM gone",
+    ],
+    ["VALUES", "VALUES (7)"],
+    ["(SELECT …)", "(SELECT 7 AS n)"],
+  ])(
+    "ignore formatRecordsAs for a statement that is not a SELECT: %s answers records",
+    async (_name, sql) => {
+      const output = await stack.execute(sql, {
+        formatRecordsAs: "JSON",
+        includeResultMetadata: true,
+      });
+      expect(output.formattedRecords).toBeUndefined();
+      expect(output.records).toEqual([[{ longValue: 7 }]]);
+      expect(output.columnMetadata?.map((column) => column.typeName)).toEqual(["int4"]);
+      expect(output.numberOfRecordsUpdated).toBe(0);
+    },
+  );
+
+  it("ignore formatRecordsAs for a statement without a result set", async () => {
+    const output = await stack.execute("UPDATE counted SET n = n WHERE false", {
+      formatRecordsAs: "JSON",
+    });
+    expect(output).toMatchObject({ numberOfRecordsUpdated: 0 });
+    expect(output.formattedRecords).toBeUndefined();
+    expect(output.records).toBeUndefined();
+  });
+
   it("refuse JSON records when two columns share a label", async () => {
     const error = await rejectionOf(
       stack.execute("SELECT 1 AS a, 2 AS a", { formatRecordsAs: "JSON" }),
@@ -383,9 +426,12 @@ describe("results", () => {
       parameters: [{ name: "min", value: { longValue: 2 } }],
     });
     expect(update.numberOfRecordsUpdated).toBe(3);
+    // A statement answering rows has no update count (JDBC's execute(): a result set, count -1).
     const returning = await stack.execute("DELETE FROM counted WHERE n >= 40 RETURNING n");
-    expect(returning.numberOfRecordsUpdated).toBe(2);
+    expect(returning.numberOfRecordsUpdated).toBe(0);
     expect(returning.records).toEqual([[{ longValue: 40 }], [{ longValue: 50 }]]);
+    const { rows } = await stack.db.pool.query("SELECT count(*)::int AS n FROM counted");
+    expect(rows[0].n).toBe(3);
     const select = await stack.execute("SELECT count(*) FROM counted");
     expect(select.numberOfRecordsUpdated).toBe(0);
     expect(select.records).toEqual([[{ longValue: 3 }]]);

@@ -1,8 +1,13 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  HEARTBEAT_DATA_API_TIMEOUT_MS,
+  REPORTER_DATA_API_TIMEOUT_MS,
+} from "../../functions/shared/config.ts";
+import { dataApiStatement } from "../../infra/local/sql-lexer.ts";
 
 /**
  * `serverless package` offline (no AWS call), and the CloudFormation it generates: what is deployed
@@ -106,6 +111,49 @@ describe("the dev stage template", () => {
     const settings = properties("dev", "HttpApiStage").DefaultRouteSettings as Json;
     expect(settings.ThrottlingRateLimit).toEqual(expect.any(Number));
     expect(settings.ThrottlingBurstLimit).toEqual(expect.any(Number));
+  });
+
+  it("gives the reporter a Data API budget that waits out a resume, within its timeout", () => {
+    const budget = (fn: string) =>
+      Number(((properties("dev", fn).Environment as Json).Variables as Json).DATA_API_TIMEOUT_MS);
+    expect(budget("HeartbeatLambdaFunction")).toBe(HEARTBEAT_DATA_API_TIMEOUT_MS);
+    expect(budget("ReporterLambdaFunction")).toBe(REPORTER_DATA_API_TIMEOUT_MS);
+    // ~15 s to resume from 0 ACU (test/integration/reporter.test.ts waits out 20 s).
+    expect(budget("ReporterLambdaFunction")).toBeGreaterThan(20_000);
+    const reporterTimeoutMs = Number(properties("dev", "ReporterLambdaFunction").Timeout) * 1000;
+    expect(budget("ReporterLambdaFunction")).toBeLessThan(reporterTimeoutMs);
+  });
+
+  it("bundles each imported .sql file as the statement the Data API is sent", () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-heartbeat-unzipped-"));
+    try {
+      for (const fn of ["heartbeat", "reporter"]) {
+        execFileSync("unzip", ["-q", join(packages.dev as string, `${fn}.zip`), "-d", dir]);
+        const bundle = readFileSync(join(dir, `functions/${fn}/handler.cjs`), "utf8");
+        const handlerSources = readdirSync(join(ROOT, "functions", fn), { recursive: true })
+          .filter((file) => String(file).endsWith(".ts"))
+          .map((file) => readFileSync(join(ROOT, "functions", fn, String(file)), "utf8"));
+        const sqlFiles = handlerSources.flatMap((source) =>
+          [...source.matchAll(/from "(?:\.\.\/)+(sql\/[^"]+\.sql)"/g)].map((match) => match[1]),
+        );
+        expect(sqlFiles.length).toBeGreaterThan(0);
+        for (const file of sqlFiles) {
+          const source = readFileSync(join(ROOT, file as string), "utf8");
+          const statement = dataApiStatement(source);
+          // esbuild writes the text as a template literal (raw newlines) or a JSON-style string.
+          expect(
+            bundle.includes(statement) || bundle.includes(JSON.stringify(statement).slice(1, -1)),
+            `${file} in the ${fn} bundle`,
+          ).toBe(true);
+          // And none of the file's comment lines made it in.
+          for (const line of source.split("\n").filter((each) => /^\s*--\s*\S/.test(each))) {
+            expect(bundle, `${file}: ${line}`).not.toContain(line.trim());
+          }
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("schedules the reporter hourly (Aurora auto-pause, SPEC §5)", () => {

@@ -198,7 +198,7 @@ describe("rejections write nothing", () => {
 describe("503 when the database is unavailable", () => {
   it("retries a resuming cluster and then succeeds", async () => {
     const seeded = await seedRunningWorkspace(stack.db.pool);
-    stack.dataApi.faults.inject({ kind: "resuming", count: 2 });
+    stack.dataApi.faults.inject({ kind: "resuming", seconds: 0.6 });
     const response = await stack.send({
       chatId: seeded.chatId,
       token: await token(seeded.ownerId),
@@ -210,7 +210,7 @@ describe("503 when the database is unavailable", () => {
   it("answers 503 with Retry-After when resuming outlasts the budget, and writes nothing", async () => {
     const seeded = await seedRunningWorkspace(stack.db.pool);
     const before = await snapshotRows(stack.db.pool);
-    stack.dataApi.faults.inject({ kind: "resuming", count: 1000 });
+    stack.dataApi.faults.inject({ kind: "resuming", seconds: 60 });
     const response = await stack.send({
       chatId: seeded.chatId,
       token: await token(seeded.ownerId),

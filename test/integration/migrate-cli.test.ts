@@ -3,16 +3,20 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startDataApiServer } from "../../infra/local/data-api/server.ts";
 import { loadMigrations, loadRepeatableMigrations } from "../../infra/migrate/runner.ts";
 
 /**
  * `DATABASE_URL=postgres://… npm run migrate` as a user runs it: through an in-process local Data
- * API endpoint into an empty external database; a second run changes nothing.
+ * API endpoint into an empty external database; a second run changes nothing. And `npm run migrate`
+ * against a Data API endpoint (as on AWS: DB_CLUSTER_ARN…) whose cluster is paused: the first
+ * BeginTransaction wakes it and is retried until the resume is over.
  */
 
 const run = promisify(execFile);
 const ROOT = new URL("../../", import.meta.url).pathname;
 const name = `m_${randomBytes(5).toString("hex")}`;
+const paused = `m_${randomBytes(5).toString("hex")}`;
 let url: string;
 
 async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -25,14 +29,24 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-beforeAll(async () => {
-  await admin((client) => client.query(`CREATE DATABASE ${name}`));
+function urlOf(database: string): string {
   const parsed = new URL(inject("pgAdminUrl"));
-  parsed.pathname = `/${name}`;
-  url = parsed.toString();
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+beforeAll(async () => {
+  await admin(async (client) => {
+    await client.query(`CREATE DATABASE ${name}`);
+    await client.query(`CREATE DATABASE ${paused}`);
+  });
+  url = urlOf(name);
 });
 afterAll(async () => {
-  await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await admin(async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.query(`DROP DATABASE IF EXISTS ${paused} WITH (FORCE)`);
+  });
 });
 
 const migrateCli = () =>
@@ -42,8 +56,8 @@ const migrateCli = () =>
     timeout: 120_000,
   });
 
-async function schemaFingerprint(): Promise<string> {
-  const client = new pg.Client({ connectionString: url });
+async function schemaFingerprint(database = url): Promise<string> {
+  const client = new pg.Client({ connectionString: database });
   await client.connect();
   try {
     const { rows } = await client.query(
@@ -80,5 +94,41 @@ describe("npm run migrate with DATABASE_URL", () => {
     const second = await migrateCli();
     expect(second.stdout).toMatch(/Nothing to apply/);
     expect(await schemaFingerprint()).toBe(fingerprint);
+  }, 240_000);
+});
+
+describe("npm run migrate through the Data API of a paused cluster", () => {
+  it("waits out the resume: BeginTransaction retried, then every migration applied", async () => {
+    const server = await startDataApiServer({ connectionUrlFor: urlOf });
+    try {
+      server.faults.inject({ kind: "resuming", seconds: 4 });
+      const { stdout } = await run("npm", ["run", "-s", "migrate"], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATABASE_URL: "",
+          DATA_API_ENDPOINT: server.url,
+          DB_CLUSTER_ARN: server.resourceArn,
+          DB_SECRET_ARN: server.secretArn,
+          DB_NAME: paused,
+        },
+        timeout: 120_000,
+      });
+      expect(stdout).toMatch(
+        new RegExp(
+          `Applied ${loadMigrations().length + loadRepeatableMigrations().length} migration\\(s\\) to Data API at http:.*0001_coder_subset.*record_heartbeat`,
+        ),
+      );
+      // Retried with backoff while resuming (0, 0.25, 0.75, 1.75, 3.75 s…), then one per migration.
+      const { beginTransaction, commitTransaction, rollbackTransaction } = server.stats();
+      expect(beginTransaction).toBeGreaterThanOrEqual(3 + 4);
+      expect({ commitTransaction, rollbackTransaction }).toEqual({
+        commitTransaction: 3,
+        rollbackTransaction: 0,
+      });
+      expect(await schemaFingerprint(urlOf(paused))).toContain('"table_name":"outcome_counts"');
+    } finally {
+      await server.close();
+    }
   }, 240_000);
 });

@@ -1,6 +1,7 @@
 import type { Context } from "aws-lambda";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
+import { REPORTER_DATA_API_TIMEOUT_MS } from "../../functions/shared/config.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
 import { localDataApiEnvironment } from "../../infra/local/data-api-target.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
@@ -244,6 +245,31 @@ describe("pruning in bounded batches", () => {
     await run(handler);
     expect(await remaining()).toBe(0);
   });
+});
+
+describe("a paused cluster", () => {
+  beforeEach(() => resetReporting());
+  afterEach(() => server.faults.clear());
+
+  it("wakes it: the run's BeginTransaction waits out a 20 s resume within the reporter's budget, then reports", async () => {
+    await insertPastCounts(3);
+    // DATA_API_TIMEOUT_MS unset: the reporter's own default budget, as deployed (serverless.yml).
+    const handler = await reporter({ DATA_API_TIMEOUT_MS: "" });
+    expect(REPORTER_DATA_API_TIMEOUT_MS).toBeGreaterThan(20_000 + 2_000); // resume + one backoff step
+    server.resetStats();
+    server.faults.inject({ kind: "resuming", seconds: 20 });
+    const started = Date.now();
+    const report = await run(handler);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20_000);
+    expect(report.windows.map((window) => window.accepted)).toEqual([1, 1, 1]);
+    const stats = server.stats();
+    // The run's first call met the resume and was retried (with backoff, ~13 attempts); nothing
+    // else was: the transaction's statements, commit and pruning each went through once.
+    expect(stats.beginTransaction).toBeGreaterThan(5);
+    expect(stats.beginTransaction).toBeLessThan(20);
+    expect(stats).toMatchObject({ commitTransaction: 1, rollbackTransaction: 0 });
+    expect(await run(handler)).toEqual({ windows: [] });
+  }, 60_000);
 });
 
 describe("EMF", () => {

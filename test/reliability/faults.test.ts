@@ -104,35 +104,38 @@ async function expectServesNext(chat: { chatId: string; token: string }) {
 describe("faults that outlast the request: the client is told, nothing is written", () => {
   it.each<{
     name: string;
-    kind: FaultKind;
-    count: number;
+    /** A resume lasts `seconds` of wall-clock time; the other faults meet `count` calls. */
+    fault: { kind: FaultKind; count?: number; seconds?: number };
     status: 500 | 503;
     /** Whether the adapter retries it: only failures that prove the statement never ran. */
     retried: boolean;
   }>([
     {
       name: "resuming from auto-pause beyond the budget",
-      kind: "resuming",
-      count: 100,
+      fault: { kind: "resuming", seconds: 60 },
       status: 503,
       retried: true,
     },
     {
       name: "throttling beyond the budget",
-      kind: "throttling",
-      count: 100,
+      fault: { kind: "throttling", count: 100 },
       status: 503,
       retried: true,
     },
-    { name: "a statement timeout", kind: "timeout", count: 1, status: 503, retried: false },
-    { name: "a reset connection", kind: "connection_reset", count: 1, status: 503, retried: false },
-    { name: "a SQL error", kind: "sql_error", count: 1, status: 500, retried: false },
-  ])("$name → $status", async ({ kind, count, status, retried }) => {
+    { name: "a statement timeout", fault: { kind: "timeout" }, status: 503, retried: false },
+    {
+      name: "a reset connection",
+      fault: { kind: "connection_reset" },
+      status: 503,
+      retried: false,
+    },
+    { name: "a SQL error", fault: { kind: "sql_error" }, status: 500, retried: false },
+  ])("$name → $status", async ({ fault, status, retried }) => {
     const chat = await seededChat();
     const before = await snapshotRows(stack.db.pool);
     const event = heartbeatEvent({ chatId: chat.chatId, token: chat.token });
 
-    stack.dataApi.faults.inject({ kind, count });
+    stack.dataApi.faults.inject(fault);
     const failed = await stack.invoke(event);
     stack.dataApi.faults.clear();
 
@@ -172,21 +175,35 @@ describe("faults that outlast the request: the client is told, nothing is writte
 });
 
 describe("faults the adapter rides out: 200, counted exactly once", () => {
-  it.each<{ name: string; kind: FaultKind; count: number }>([
-    { name: "one resuming answer", kind: "resuming", count: 1 },
-    { name: "two resuming answers", kind: "resuming", count: 2 },
-    { name: "two throttling answers", kind: "throttling", count: 2 },
-  ])("$name", async ({ kind, count }) => {
+  it.each<{
+    name: string;
+    fault: { kind: FaultKind; count?: number; seconds?: number };
+    /** Data API calls the heartbeat makes: the failed ones and the one that gets through. */
+    calls: number;
+  }>([
+    // Backoff 250, 500 ms: calls at ~0, 0.25, 0.75 s.
+    {
+      name: "a 0.1 s resume (one resuming answer)",
+      fault: { kind: "resuming", seconds: 0.1 },
+      calls: 2,
+    },
+    {
+      name: "a 0.6 s resume (two resuming answers)",
+      fault: { kind: "resuming", seconds: 0.6 },
+      calls: 3,
+    },
+    { name: "two throttling answers", fault: { kind: "throttling", count: 2 }, calls: 3 },
+  ])("$name", async ({ fault, calls }) => {
     const chat = await seededChat();
     const countsBefore = await readOutcomeCounts(stack.db.pool);
     const buildBefore = await readBuild(stack.db.pool, chat.buildId);
 
-    stack.dataApi.faults.inject({ kind, count });
+    stack.dataApi.faults.inject(fault);
     const response = await stack.send({ chatId: chat.chatId, token: chat.token });
 
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     expect((response.body as { outcome: string }).outcome).toBe("bumped");
-    expect(stack.dataApi.stats().executeStatement).toBe(count + 1);
+    expect(stack.dataApi.stats().executeStatement).toBe(calls);
     const countsAfter = await readOutcomeCounts(stack.db.pool);
     expect(total(countsAfter) - total(countsBefore)).toBe(1);
     expect((countsAfter.bumped ?? 0) - (countsBefore.bumped ?? 0)).toBe(1);

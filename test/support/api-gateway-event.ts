@@ -63,7 +63,11 @@ export function heartbeatEvent(request: HeartbeatRequest): APIGatewayProxyEventV
   return event;
 }
 
+/** Each function's Lambda timeout, as serverless.yml sets it (middy aborts the handler past it). */
+const FUNCTION_TIMEOUT_MS: Record<string, number> = { heartbeat: 10_000, reporter: 60_000 };
+
 export function lambdaContext(functionName = "heartbeat"): Context {
+  const remainingMs = FUNCTION_TIMEOUT_MS[functionName] ?? 10_000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -73,7 +77,7 @@ export function lambdaContext(functionName = "heartbeat"): Context {
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: "local",
-    getRemainingTimeInMillis: () => 10_000,
+    getRemainingTimeInMillis: () => remainingMs,
     done: () => {},
     fail: () => {},
     succeed: () => {},

@@ -12,6 +12,7 @@ import type * as z from "zod/mini";
 import type { DatabaseConfig } from "../config.ts";
 import {
   DatabaseQueryError,
+  DatabaseResultError,
   DatabaseUnavailableError,
   type QueryOptions,
   type SqlDatabase,
@@ -22,9 +23,10 @@ import {
  * The only module that talks to the RDS Data API. Everything above it sees `SqlDatabase`.
  *
  * Retry policy, and why: the SDK's own retries are off (`maxAttempts: 1`) because the heartbeat
- * statement is not idempotent (it counts). We retry only failures that prove the statement never
- * ran — the cluster resuming from auto-pause and throttling — and never a `DatabaseErrorException`
- * or an ambiguous timeout/connection reset, which may have committed.
+ * statement is not idempotent (it counts). We retry only failures that prove the call never ran —
+ * the cluster resuming from auto-pause and throttling — and never a `DatabaseErrorException` or an
+ * ambiguous timeout/connection reset, which may have committed. ExecuteStatement and
+ * BeginTransaction share that loop (`withRetries`); Commit/Rollback are never retried.
  * https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/CommonErrors.html
  */
 
@@ -81,27 +83,20 @@ export function createDataApiDatabase(
   if (options.instrumentClient) client = options.instrumentClient(client);
   const wait = options.sleep ?? sleep;
 
-  async function execute(
-    sql: string,
-    parameters: SqlParameter[],
-    queryOptions: QueryOptions & { transactionId?: string },
-  ) {
-    const deadline = Date.now() + (queryOptions.timeoutMs ?? config.timeoutMs);
+  /**
+   * One call, retried within `timeoutMs` (resume retries included) while the answer proves it never
+   * ran: the cluster resuming, or throttling. Anything else is never retried. ExecuteStatement and
+   * BeginTransaction both go through here, so a paused cluster wakes the same way for either.
+   */
+  async function withRetries<T>(
+    timeoutMs: number,
+    call: (abortSignal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const remaining = deadline - Date.now();
       try {
-        return await client.send(
-          new ExecuteStatementCommand({
-            resourceArn: config.resourceArn,
-            secretArn: config.secretArn,
-            database: config.database,
-            sql,
-            parameters,
-            transactionId: queryOptions.transactionId,
-            formatRecordsAs: "JSON",
-          }),
-          { abortSignal: AbortSignal.timeout(Math.max(remaining, 1)) },
-        );
+        return await call(AbortSignal.timeout(Math.max(remaining, 1)));
       } catch (error) {
         if (error instanceof DatabaseErrorException) {
           throw new DatabaseQueryError(error.message, { cause: error });
@@ -123,9 +118,7 @@ export function createDataApiDatabase(
           throw new DatabaseUnavailableError(
             "database did not answer in time",
             BUSY_RETRY_AFTER_SECONDS,
-            {
-              cause: error,
-            },
+            { cause: error },
           );
         }
         throw error;
@@ -133,15 +126,56 @@ export function createDataApiDatabase(
     }
   }
 
+  function executeStatement(
+    sql: string,
+    parameters: SqlParameter[],
+    call: QueryOptions & { transactionId: string | undefined; json: boolean },
+  ) {
+    return withRetries(call.timeoutMs ?? config.timeoutMs, (abortSignal) =>
+      client.send(
+        new ExecuteStatementCommand({
+          resourceArn: config.resourceArn,
+          secretArn: config.secretArn,
+          database: config.database,
+          sql,
+          parameters,
+          transactionId: call.transactionId,
+          // Applies to SELECT statements only; the service ignores it for any other statement.
+          ...(call.json ? { formatRecordsAs: "JSON" as const } : {}),
+        }),
+        { abortSignal },
+      ),
+    );
+  }
+
   function session(transactionId?: string): SqlSession {
     return {
       async query(sql, parameters, rowSchema, queryOptions = {}) {
-        const output = await execute(sql, parameters, { ...queryOptions, transactionId });
-        const rows: unknown[] = output.formattedRecords ? JSON.parse(output.formattedRecords) : [];
+        const output = await executeStatement(sql, parameters, {
+          ...queryOptions,
+          transactionId,
+          json: true,
+        });
+        if (output.formattedRecords === undefined) {
+          if (output.records !== undefined) {
+            // formatRecordsAs was ignored: the statement is not a SELECT. Rows silently read as
+            // none would become a 404 (or a lost report), so this is a bug to surface.
+            throw new DatabaseResultError(
+              "query() got records but no formattedRecords: the Data API formats records as JSON for SELECT statements only; read rows with a SELECT (or use execute())",
+            );
+          }
+          // No result set at all. A SELECT always has one (formattedRecords "[]" when empty).
+          return [];
+        }
+        const rows: unknown[] = JSON.parse(output.formattedRecords);
         return rows.map((row) => rowSchema.parse(row)) as z.output<typeof rowSchema>[];
       },
       async execute(sql, parameters, queryOptions = {}) {
-        const output = await execute(sql, parameters, { ...queryOptions, transactionId });
+        const output = await executeStatement(sql, parameters, {
+          ...queryOptions,
+          transactionId,
+          json: false,
+        });
         return { updated: output.numberOfRecordsUpdated ?? 0 };
       },
     };
@@ -150,9 +184,13 @@ export function createDataApiDatabase(
   const base = { resourceArn: config.resourceArn, secretArn: config.secretArn };
   return {
     ...session(),
-    async transaction(work) {
-      const { transactionId } = await client.send(
-        new BeginTransactionCommand({ ...base, database: config.database }),
+    async transaction(work, transactionOptions = {}) {
+      const { transactionId } = await withRetries(
+        transactionOptions.timeoutMs ?? config.timeoutMs,
+        (abortSignal) =>
+          client.send(new BeginTransactionCommand({ ...base, database: config.database }), {
+            abortSignal,
+          }),
       );
       if (!transactionId) throw new Error("BeginTransaction returned no transaction id");
       try {

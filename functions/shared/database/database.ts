@@ -8,7 +8,11 @@ export interface QueryOptions {
   timeoutMs?: number;
 }
 
-/** One statement at a time; rows come back as JSON objects validated by the caller's schema. */
+/**
+ * One statement at a time. `query()` reads rows — JSON objects validated by the caller's schema —
+ * and so takes a SELECT only: the Data API formats records as JSON for SELECT statements alone.
+ * `execute()` runs anything else (rows, if any, are not read).
+ */
 export interface SqlSession {
   query<S extends z.ZodMiniType>(
     sql: string,
@@ -24,7 +28,8 @@ export interface SqlSession {
 }
 
 export interface SqlDatabase extends SqlSession {
-  transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** `options.timeoutMs` is BeginTransaction's budget, resume retries included. */
+  transaction<T>(work: (session: SqlSession) => Promise<T>, options?: QueryOptions): Promise<T>;
   close(): void;
 }
 
@@ -43,6 +48,15 @@ export class DatabaseUnavailableError extends Error {
 /** PostgreSQL rejected the statement (a bug or a schema mismatch): never retried. */
 export class DatabaseQueryError extends Error {
   override readonly name = "DatabaseQueryError";
+}
+
+/**
+ * The statement ran, but its answer holds no rows the code can read — `query()` on a statement
+ * that is not a SELECT, whose records the Data API never formats as JSON. A bug in the code, so an
+ * internal error (500), never an empty result (which would read as "not found").
+ */
+export class DatabaseResultError extends Error {
+  override readonly name = "DatabaseResultError";
 }
 
 /** Typed builders for Data API parameters, so no call site spells a `Field` by hand. */

@@ -2,8 +2,9 @@ import { z } from "zod/mini";
 import { DataApiError, STATEMENT_TIMEOUT_MESSAGE } from "./protocol.ts";
 
 /**
- * Local-only fault injection: the next N data calls fail the way the service fails them, before
- * anything reaches the database.
+ * Local-only fault injection: data calls fail the way the service fails them, before anything
+ * reaches the database. A resume lasts a number of seconds of wall-clock time, as on Aurora; the
+ * other faults meet the next N calls.
  */
 
 export const FAULT_KINDS = [
@@ -15,14 +16,33 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export const FaultRequest = z.object({
-  kind: z.enum(FAULT_KINDS),
-  count: z.optional(z.number().check(z.int(), z.positive())),
-});
+export const FaultRequest = z
+  .object({
+    kind: z.enum(FAULT_KINDS),
+    /** Every kind but `resuming`: how many calls meet it (default 1). */
+    count: z.optional(z.number().check(z.int(), z.positive())),
+    /** `resuming` only: how long the resume lasts, from the first call that meets it. */
+    seconds: z.optional(z.number().check(z.positive(), z.lte(3600))),
+  })
+  .check(
+    z.refine(
+      (fault) => (fault.kind === "resuming") === (fault.seconds !== undefined),
+      "`seconds` (how long the resume lasts) is required for resuming and only for resuming",
+    ),
+    z.refine(
+      (fault) => fault.kind !== "resuming" || fault.count === undefined,
+      "resuming lasts `seconds` of wall-clock time, not a `count` of calls",
+    ),
+  );
 export type FaultRequest = z.output<typeof FaultRequest>;
 
 export interface Faults {
-  inject(fault: { kind: FaultKind; count?: number }): void;
+  /**
+   * `{ kind: "resuming", seconds }`: the cluster is paused; the first data call after this starts
+   * its resume, and every call for `seconds` from then answers DatabaseResumingException.
+   * `{ kind, count }` (any other kind): the next `count` data calls (default 1) meet the fault.
+   */
+  inject(fault: { kind: FaultKind; count?: number; seconds?: number }): void;
   clear(): void;
 }
 
@@ -64,21 +84,33 @@ export function faultOutcome(kind: FaultKind, clusterId: string): FaultOutcome {
   }
 }
 
-/** A queue of injected faults, consumed one per data call. */
+/** Injected faults: a resume (by time), then a queue of faults consumed one per data call. */
 export class FaultQueue implements Faults {
   private readonly pending: { kind: FaultKind; remaining: number }[] = [];
+  /** A resume of `ms`; `until` is set by the first call that meets it. */
+  private resume: { ms: number; until?: number } | undefined;
 
-  inject(fault: { kind: FaultKind; count?: number }): void {
+  inject(fault: { kind: FaultKind; count?: number; seconds?: number }): void {
     const parsed = FaultRequest.parse(fault);
+    if (parsed.kind === "resuming") {
+      this.resume = { ms: (parsed.seconds ?? 0) * 1000 };
+      return;
+    }
     this.pending.push({ kind: parsed.kind, remaining: parsed.count ?? 1 });
   }
 
   clear(): void {
     this.pending.length = 0;
+    this.resume = undefined;
   }
 
   /** The fault this call meets, if any. */
-  take(): FaultKind | undefined {
+  take(now = Date.now()): FaultKind | undefined {
+    if (this.resume) {
+      this.resume.until ??= now + this.resume.ms;
+      if (now < this.resume.until) return "resuming";
+      this.resume = undefined;
+    }
     const next = this.pending[0];
     if (!next) return undefined;
     next.remaining -= 1;

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { splitStatements } from "../sql-lexer.ts";
+import { leadingKeyword, splitStatements } from "../sql-lexer.ts";
 import type { Connection } from "./connections.ts";
 import { bindParameters } from "./parameters.ts";
 import {
@@ -44,8 +44,27 @@ const SESSION_COMMANDS = new Set([
   "LOAD",
 ]);
 
-/** Commands whose row count is "records updated"; for the rest the service reports 0. */
+/**
+ * Commands whose row count is "records updated"; for the rest the service reports 0. So does a
+ * statement that returns a result set (`… RETURNING`): the service runs statements through JDBC,
+ * where a statement answering rows has no update count.
+ */
 const UPDATING_COMMANDS = new Set(["INSERT", "UPDATE", "DELETE", "MERGE", "COPY"]);
+
+/**
+ * `formatRecordsAs` "only applies to SELECT statements and is ignored for other types of
+ * statements" (API_ExecuteStatement). Which statements count as SELECT is not documented; here a
+ * statement is one when its first keyword, after whitespace and comments, is SELECT — so
+ * `WITH … SELECT`, `VALUES`, `(SELECT …)` and `… RETURNING` get `records`, as on a plain call.
+ * https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_ExecuteStatement.html
+ */
+function isSelect(sql: string): boolean {
+  try {
+    return leadingKeyword(sql) === "SELECT";
+  } catch {
+    return false; // a text the lexer cannot read fails in PostgreSQL anyway
+  }
+}
 
 /**
  * "Multistatements aren't supported." Answered as a ValidationException.
@@ -129,15 +148,16 @@ export async function executeStatement(
   );
   if (SESSION_COMMANDS.has(outcome.command)) connection.discard = true;
   const options = request.resultSetOptions ?? {};
-  const updated = UPDATING_COMMANDS.has(outcome.command) ? (outcome.rowCount ?? 0) : 0;
+  // A statement that returns no result set (plain DML, DDL) has no records at all.
+  const hasResultSet = outcome.fields.length > 0;
+  const updated =
+    !hasResultSet && UPDATING_COMMANDS.has(outcome.command) ? (outcome.rowCount ?? 0) : 0;
   const response: ExecuteStatementResponse = {
     numberOfRecordsUpdated: new JsonInteger(String(updated)),
   };
-  // A statement that returns no result set (plain DML, DDL) has no records at all.
-  const hasResultSet = outcome.fields.length > 0;
   if (!hasResultSet) return response;
   const { client, catalog } = connection;
-  if (request.formatRecordsAs === "JSON") {
+  if (request.formatRecordsAs === "JSON" && isSelect(request.sql)) {
     // "In this case, the columnMetadata is null."
     // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api-json.html
     const rows = await toFormattedRecords(client, catalog, outcome, options);
