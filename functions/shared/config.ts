@@ -11,6 +11,30 @@ const LOCAL_REGION = "us-east-1";
 const positiveInt = (fallback: number) =>
   z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 
+const DURATION = /^(\d+)([smhd]?)$/;
+const DURATION_UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
+
+/** `86400`, `90s`, `15m`, `24h`, `1d` → seconds; a bare number is seconds. */
+function durationToSeconds(text: string): number {
+  const match = DURATION.exec(text);
+  const unit = (match?.[2] || "s") as keyof typeof DURATION_UNIT_SECONDS;
+  return match ? Number(match[1]) * DURATION_UNIT_SECONDS[unit] : Number.NaN;
+}
+
+const positiveDuration = (fallbackSeconds: number) =>
+  z._default(
+    z.pipe(
+      z.string().check(
+        z.refine((text) => {
+          const seconds = durationToSeconds(text);
+          return Number.isSafeInteger(seconds) && seconds > 0;
+        }, "must be a positive duration such as 3600, 90m, 24h or 1d"),
+      ),
+      z.transform(durationToSeconds),
+    ),
+    fallbackSeconds,
+  );
+
 const DatabaseEnv = z.object({
   AWS_REGION: z._default(z.string().check(z.minLength(1)), LOCAL_REGION),
   /** Set for the local stack and LocalStack: our own Data API endpoint. Unset on AWS. */
@@ -46,6 +70,12 @@ const HeartbeatEnv = z.object({
   CHAT_TOKEN_KEY_PARAMETER: z.optional(z.string().check(z.minLength(1))),
   CHAT_TOKEN_KEY_KIND: z._default(z.enum(["pem", "jwks-url"]), "pem"),
   CHAT_TOKEN_KEY_PROVIDER: z._default(z.enum(["ssm", "secretsmanager"]), "ssm"),
+  /** The most `exp − now` may be (SPEC §4): a token minted to live for years is refused. */
+  CHAT_TOKEN_MAX_LIFETIME: positiveDuration(24 * 3_600),
+  /** When set, the header's `typ` must equal it (RFC 8725 §3.11), e.g. `at+jwt` (RFC 9068). */
+  CHAT_TOKEN_TYPE: z.optional(
+    z.string().check(z.regex(/^[!-~]+$/, "must be a media type such as at+jwt, without spaces")),
+  ),
 });
 
 const ReporterEnv = z.object({
@@ -120,6 +150,9 @@ export interface HeartbeatConfig {
     audience: string;
     algorithms: string[];
     key: ChatTokenKeyConfig;
+    maxLifetimeSeconds: number;
+    /** Required `typ` header value; undefined: `typ` is not checked. */
+    type: string | undefined;
   };
 }
 
@@ -162,6 +195,8 @@ export function loadHeartbeatConfig(env: Env = process.env): HeartbeatConfig {
       audience: parsed.CHAT_TOKEN_AUDIENCE,
       algorithms,
       key,
+      maxLifetimeSeconds: parsed.CHAT_TOKEN_MAX_LIFETIME,
+      type: parsed.CHAT_TOKEN_TYPE,
     },
   };
 }
