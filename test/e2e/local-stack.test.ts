@@ -26,12 +26,14 @@ let serversBefore: Set<string>;
 
 async function embeddedPostgresServers(): Promise<string[]> {
   const { stdout } = await run("ps", ["-eo", "pid,args"]);
-  return stdout
-    .split("\n")
-    .filter((line) => /postgres -D \S*chat-heartbeat-pg-/.test(line))
-    // This checkout's binaries only: other checkouts on the machine run their own tests.
-    .filter((line) => line.includes(`${ROOT}node_modules/`))
-    .map((line) => line.trim());
+  return (
+    stdout
+      .split("\n")
+      .filter((line) => /postgres -D \S*chat-heartbeat-pg-/.test(line))
+      // This checkout's binaries only: other checkouts on the machine run their own tests.
+      .filter((line) => line.includes(`${ROOT}node_modules/`))
+      .map((line) => line.trim())
+  );
 }
 
 const env = () => ({

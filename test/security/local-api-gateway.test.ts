@@ -95,7 +95,7 @@ function rawRequest(
       for (const line of headerLines) {
         const at = line.indexOf(":");
         const name = line.slice(0, at).trim().toLowerCase();
-        (parsed[name] ??= []).push(line.slice(at + 1).trim());
+        parsed[name] = [...(parsed[name] ?? []), line.slice(at + 1).trim()];
       }
       resolve({
         status: Number(statusLine.split(" ")[1]),
