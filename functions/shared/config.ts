@@ -70,6 +70,10 @@ const HeartbeatEnv = z.object({
   CHAT_TOKEN_KEY_PARAMETER: z.optional(z.string().check(z.minLength(1))),
   CHAT_TOKEN_KEY_KIND: z._default(z.enum(["pem", "jwks-url"]), "pem"),
   CHAT_TOKEN_KEY_PROVIDER: z._default(z.enum(["ssm", "secretsmanager"]), "ssm"),
+});
+
+/** What tokens must look like beyond their signature; `npm start` reads it too (demo token). */
+const ChatTokenPolicyEnv = z.object({
   /** The most `exp − now` may be (SPEC §4): a token minted to live for years is refused. */
   CHAT_TOKEN_MAX_LIFETIME: positiveDuration(24 * 3_600),
   /** When set, the header's `typ` must equal it (RFC 8725 §3.11), e.g. `at+jwt` (RFC 9068). */
@@ -142,6 +146,17 @@ export type ChatTokenKeyConfig =
       provider: "ssm" | "secretsmanager";
     };
 
+export interface ChatTokenPolicy {
+  maxLifetimeSeconds: number;
+  /** Required `typ` header value; undefined: `typ` is not checked. */
+  type: string | undefined;
+}
+
+export function loadChatTokenPolicy(env: Env = process.env): ChatTokenPolicy {
+  const parsed = parseEnv(ChatTokenPolicyEnv, env);
+  return { maxLifetimeSeconds: parsed.CHAT_TOKEN_MAX_LIFETIME, type: parsed.CHAT_TOKEN_TYPE };
+}
+
 export interface HeartbeatConfig {
   database: DatabaseConfig;
   bucketSeconds: number;
@@ -150,10 +165,7 @@ export interface HeartbeatConfig {
     audience: string;
     algorithms: string[];
     key: ChatTokenKeyConfig;
-    maxLifetimeSeconds: number;
-    /** Required `typ` header value; undefined: `typ` is not checked. */
-    type: string | undefined;
-  };
+  } & ChatTokenPolicy;
 }
 
 const DEFAULT_ALGORITHMS = { "shared-secret": ["HS256"], parameter: ["ES256", "EdDSA", "RS256"] };
@@ -162,6 +174,7 @@ export function loadHeartbeatConfig(env: Env = process.env): HeartbeatConfig {
   const database = loadDatabaseConfig(env);
   const { REPORT_WINDOW_SECONDS } = parseEnv(ReportWindowEnv, env);
   const parsed = parseEnv(HeartbeatEnv, env);
+  const policy = loadChatTokenPolicy(env);
   let key: ChatTokenKeyConfig;
   if (parsed.CHAT_TOKEN_SECRET && parsed.CHAT_TOKEN_KEY_PARAMETER) {
     throw new ConfigError(
@@ -195,8 +208,7 @@ export function loadHeartbeatConfig(env: Env = process.env): HeartbeatConfig {
       audience: parsed.CHAT_TOKEN_AUDIENCE,
       algorithms,
       key,
-      maxLifetimeSeconds: parsed.CHAT_TOKEN_MAX_LIFETIME,
-      type: parsed.CHAT_TOKEN_TYPE,
+      ...policy,
     },
   };
 }

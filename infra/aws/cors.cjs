@@ -20,6 +20,8 @@
  */
 
 const ALLOWED_METHODS = ["POST"];
+/** How errors name the setting: the param, and the variable serverless.yml and `npm start` read. */
+const SETTING = "corsAllowedOrigins (CORS_ALLOWED_ORIGINS)";
 const ALLOWED_HEADERS = ["authorization", "content-type"];
 const EXPOSED_HEADERS = ["retry-after"];
 /** Seconds a browser may cache a preflight answer. */
@@ -34,7 +36,7 @@ const MAX_AGE_SECONDS = 600;
 function parseAllowedOrigins(value) {
   if (value === undefined || value === null) return [];
   if (typeof value !== "string") {
-    throw new Error("corsAllowedOrigins must be a comma-separated string of origins");
+    throw new Error(`${SETTING} must be a comma-separated string of origins`);
   }
   const origins = [];
   for (const item of value.split(",")) {
@@ -42,7 +44,7 @@ function parseAllowedOrigins(value) {
     if (origin === "") continue;
     if (origin.includes("*")) {
       throw new Error(
-        `corsAllowedOrigins: "${origin}" is a wildcard; list each origin explicitly (SPEC §3)`,
+        `${SETTING}: "${origin}" is a wildcard; list each origin explicitly (SPEC §3)`,
       );
     }
     let url;
@@ -57,7 +59,7 @@ function parseAllowedOrigins(value) {
       url.origin !== origin
     ) {
       throw new Error(
-        `corsAllowedOrigins: "${origin}" is not an origin; write it as a browser sends it, ` +
+        `${SETTING}: "${origin}" is not an origin; write it as a browser sends it, ` +
           "scheme://host[:port] in lower case, without a path or trailing slash",
       );
     }

@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { z } from "zod/mini";
+import { loadChatTokenPolicy } from "../../functions/shared/config.ts";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
 import { corsConfiguration, parseAllowedOrigins } from "../aws/cors.cjs";
 import { dataApiMigrationTarget } from "../migrate/data-api-target.ts";
@@ -15,7 +16,7 @@ import { DEMO, seedDemo } from "./demo-seed.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "./dev-secret.ts";
 import { type LocalRoute, offlineLambdaInvoker, startLocalHttpApi } from "./http-api.ts";
 import { freePort, startPostgres } from "./postgres.ts";
-import { parseTtl, signLocalChatToken } from "./token-cli.ts";
+import { signLocalChatToken } from "./token-cli.ts";
 
 /**
  * `npm start` (SPEC §6): PostgreSQL (embedded, or DATABASE_URL) → migrations through the local Data
@@ -50,8 +51,6 @@ const StartEnv = z.object({
   OFFLINE_LAMBDA_PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 3002),
   /** The `corsAllowedOrigins` param of the local stage; checked as the deployed one is. */
   CORS_ALLOWED_ORIGINS: z.optional(z.string()),
-  CHAT_TOKEN_TYPE: z.optional(z.string()),
-  CHAT_TOKEN_MAX_LIFETIME: z.optional(z.string()),
 });
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -109,7 +108,9 @@ async function main(): Promise<void> {
   const env = StartEnv.parse(
     Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== "")),
   );
+  // Checked here, before anything starts, exactly as the function and `serverless package` will.
   const cors = corsConfiguration(parseAllowedOrigins(env.CORS_ALLOWED_ORIGINS));
+  const tokenPolicy = loadChatTokenPolicy();
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => void shutdown(0));
   }
@@ -231,15 +232,8 @@ async function main(): Promise<void> {
       secret: env.CHAT_TOKEN_SECRET,
       issuer: env.CHAT_TOKEN_ISSUER,
       audience: env.CHAT_TOKEN_AUDIENCE,
-      ...(env.CHAT_TOKEN_TYPE === undefined ? {} : { type: env.CHAT_TOKEN_TYPE }),
-      ttl: String(
-        Math.min(
-          DEMO_TOKEN_TTL_SECONDS,
-          env.CHAT_TOKEN_MAX_LIFETIME === undefined
-            ? DEMO_TOKEN_TTL_SECONDS
-            : parseTtl(env.CHAT_TOKEN_MAX_LIFETIME),
-        ),
-      ),
+      ...(tokenPolicy.type === undefined ? {} : { type: tokenPolicy.type }),
+      ttl: String(Math.min(DEMO_TOKEN_TTL_SECONDS, tokenPolicy.maxLifetimeSeconds)),
     });
     console.log("\nDemo chat seeded. Send it a heartbeat:\n");
     console.log(

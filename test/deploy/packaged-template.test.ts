@@ -270,7 +270,9 @@ describe("CORS configured with the corsAllowedOrigins param", () => {
     try {
       const exit = await runPackage("dev", dir, ["corsAllowedOrigins=https://chat.example.com,*"]);
       expect(exit.code).not.toBe(0);
-      expect(exit.output).toMatch(/corsAllowedOrigins: "\*" is a wildcard/);
+      expect(exit.output).toMatch(
+        /corsAllowedOrigins \(CORS_ALLOWED_ORIGINS\): "\*" is a wildcard/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
