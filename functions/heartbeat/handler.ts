@@ -32,6 +32,8 @@ const verifier = createChatTokenVerifier({
   issuer: config.token.issuer,
   audience: config.token.audience,
   algorithms: config.token.algorithms,
+  maxLifetimeSeconds: config.token.maxLifetimeSeconds,
+  type: config.token.type,
 });
 
 export const MAX_BODY_BYTES = 4096;

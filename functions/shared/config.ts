@@ -11,6 +11,30 @@ const LOCAL_REGION = "us-east-1";
 const positiveInt = (fallback: number) =>
   z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 
+const DURATION = /^(\d+)([smhd]?)$/;
+const DURATION_UNIT_SECONDS = { s: 1, m: 60, h: 3_600, d: 86_400 } as const;
+
+/** `86400`, `90s`, `15m`, `24h`, `1d` → seconds; a bare number is seconds. */
+function durationToSeconds(text: string): number {
+  const match = DURATION.exec(text);
+  const unit = (match?.[2] || "s") as keyof typeof DURATION_UNIT_SECONDS;
+  return match ? Number(match[1]) * DURATION_UNIT_SECONDS[unit] : Number.NaN;
+}
+
+const positiveDuration = (fallbackSeconds: number) =>
+  z._default(
+    z.pipe(
+      z.string().check(
+        z.refine((text) => {
+          const seconds = durationToSeconds(text);
+          return Number.isSafeInteger(seconds) && seconds > 0;
+        }, "must be a positive duration such as 3600, 90m, 24h or 1d"),
+      ),
+      z.transform(durationToSeconds),
+    ),
+    fallbackSeconds,
+  );
+
 /**
  * Budget for one database call including resume retries (DATA_API_TIMEOUT_MS), per function. The
  * heartbeat answers 503 with Retry-After past it, so a client is never held for a whole resume.
@@ -59,6 +83,16 @@ const HeartbeatEnv = z.object({
   CHAT_TOKEN_KEY_PARAMETER: z.optional(z.string().check(z.minLength(1))),
   CHAT_TOKEN_KEY_KIND: z._default(z.enum(["pem", "jwks-url"]), "pem"),
   CHAT_TOKEN_KEY_PROVIDER: z._default(z.enum(["ssm", "secretsmanager"]), "ssm"),
+});
+
+/** What tokens must look like beyond their signature; `npm start` reads it too (demo token). */
+const ChatTokenPolicyEnv = z.object({
+  /** The most `exp − now` may be (SPEC §4): a token minted to live for years is refused. */
+  CHAT_TOKEN_MAX_LIFETIME: positiveDuration(24 * 3_600),
+  /** When set, the header's `typ` must equal it (RFC 8725 §3.11), e.g. `at+jwt` (RFC 9068). */
+  CHAT_TOKEN_TYPE: z.optional(
+    z.string().check(z.regex(/^[!-~]+$/, "must be a media type such as at+jwt, without spaces")),
+  ),
 });
 
 const ReporterEnv = z.object({
@@ -128,6 +162,17 @@ export type ChatTokenKeyConfig =
       provider: "ssm" | "secretsmanager";
     };
 
+export interface ChatTokenPolicy {
+  maxLifetimeSeconds: number;
+  /** Required `typ` header value; undefined: `typ` is not checked. */
+  type: string | undefined;
+}
+
+export function loadChatTokenPolicy(env: Env = process.env): ChatTokenPolicy {
+  const parsed = parseEnv(ChatTokenPolicyEnv, env);
+  return { maxLifetimeSeconds: parsed.CHAT_TOKEN_MAX_LIFETIME, type: parsed.CHAT_TOKEN_TYPE };
+}
+
 export interface HeartbeatConfig {
   database: DatabaseConfig;
   bucketSeconds: number;
@@ -136,7 +181,7 @@ export interface HeartbeatConfig {
     audience: string;
     algorithms: string[];
     key: ChatTokenKeyConfig;
-  };
+  } & ChatTokenPolicy;
 }
 
 const DEFAULT_ALGORITHMS = { "shared-secret": ["HS256"], parameter: ["ES256", "EdDSA", "RS256"] };
@@ -145,6 +190,7 @@ export function loadHeartbeatConfig(env: Env = process.env): HeartbeatConfig {
   const database = loadDatabaseConfig(env);
   const { REPORT_WINDOW_SECONDS } = parseEnv(ReportWindowEnv, env);
   const parsed = parseEnv(HeartbeatEnv, env);
+  const policy = loadChatTokenPolicy(env);
   let key: ChatTokenKeyConfig;
   if (parsed.CHAT_TOKEN_SECRET && parsed.CHAT_TOKEN_KEY_PARAMETER) {
     throw new ConfigError(
@@ -178,6 +224,7 @@ export function loadHeartbeatConfig(env: Env = process.env): HeartbeatConfig {
       audience: parsed.CHAT_TOKEN_AUDIENCE,
       algorithms,
       key,
+      ...policy,
     },
   };
 }

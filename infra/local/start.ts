@@ -5,24 +5,39 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { z } from "zod/mini";
+import { loadChatTokenPolicy } from "../../functions/shared/config.ts";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
+import { corsConfiguration, parseAllowedOrigins } from "../aws/cors.cjs";
 import { dataApiMigrationTarget } from "../migrate/data-api-target.ts";
 import { migrate } from "../migrate/runner.ts";
 import { startDataApiServer } from "./data-api/server.ts";
 import { localDataApiEnvironment, STACK_FILE, type StackFile } from "./data-api-target.ts";
 import { DEMO, DemoSeedRefused, seedDemo } from "./demo-seed.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "./dev-secret.ts";
-import { startPostgres } from "./postgres.ts";
+import { type LocalRoute, offlineLambdaInvoker, startLocalHttpApi } from "./http-api.ts";
+import { freePort, startPostgres } from "./postgres.ts";
 import { signLocalChatToken } from "./token-cli.ts";
 
 /**
  * `npm start` (SPEC §6): PostgreSQL (embedded, or DATABASE_URL) → migrations through the local Data
- * API endpoint → `serverless offline` serving the real handlers → demo rows → a ready `curl` → READY.
- * Ctrl-C stops everything it started and removes the embedded data directory.
+ * API endpoint → `serverless offline` running the real handlers behind our API Gateway front on
+ * PORT (infra/local/http-api.ts) → demo rows → a ready `curl` → READY. Ctrl-C stops everything it
+ * started and removes the embedded data directory.
  */
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const LOCAL_DATABASE = "chat_heartbeat";
+
+/** serverless.yml's routes, as `serverless offline --stage local` names the functions. */
+const ROUTES: LocalRoute[] = [
+  {
+    method: "POST",
+    path: "/chats/{chatId}/heartbeat",
+    functionName: "chat-heartbeat-local-heartbeat",
+  },
+];
+/** The demo token's lifetime, unless CHAT_TOKEN_MAX_LIFETIME is shorter. */
+const DEMO_TOKEN_TTL_SECONDS = 12 * 3600;
 
 const StartEnv = z.object({
   PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 3000),
@@ -32,6 +47,10 @@ const StartEnv = z.object({
   CHAT_TOKEN_ISSUER: z._default(z.string(), "chat-heartbeat-local"),
   CHAT_TOKEN_AUDIENCE: z._default(z.string(), "chat-heartbeat"),
   REPORT_WINDOW_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 300),
+  /** serverless-offline's Lambda endpoint (serverless.yml reads the same variable). */
+  OFFLINE_LAMBDA_PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 3002),
+  /** The `corsAllowedOrigins` param of the local stage; checked as the deployed one is. */
+  CORS_ALLOWED_ORIGINS: z.optional(z.string()),
 });
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -89,6 +108,9 @@ async function main(): Promise<void> {
   const env = StartEnv.parse(
     Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== "")),
   );
+  // Checked here, before anything starts, exactly as the function and `serverless package` will.
+  const cors = corsConfiguration(parseAllowedOrigins(env.CORS_ALLOWED_ORIGINS));
+  const tokenPolicy = loadChatTokenPolicy();
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => void shutdown(0));
   }
@@ -129,6 +151,9 @@ async function main(): Promise<void> {
   if (seed) await seedDemo(db);
 
   const baseUrl = `http://127.0.0.1:${env.PORT}`;
+  // serverless-offline's own HTTP server listens on a private port nobody is told about; the
+  // API is our front on PORT, which invokes the functions through the Lambda endpoint.
+  const offlineHttpPort = await freePort();
   const offline = spawn(
     process.execPath,
     [
@@ -147,6 +172,8 @@ async function main(): Promise<void> {
         ...process.env,
         ...dbEnv,
         PORT: String(env.PORT),
+        OFFLINE_HTTP_PORT: String(offlineHttpPort),
+        OFFLINE_LAMBDA_PORT: String(env.OFFLINE_LAMBDA_PORT),
         CHAT_TOKEN_SECRET: env.CHAT_TOKEN_SECRET,
         CHAT_TOKEN_ISSUER: env.CHAT_TOKEN_ISSUER,
         CHAT_TOKEN_AUDIENCE: env.CHAT_TOKEN_AUDIENCE,
@@ -171,7 +198,20 @@ async function main(): Promise<void> {
       void shutdown(1);
     }
   });
-  await waitForPort(env.PORT, 120_000, offline);
+  await waitForPort(offlineHttpPort, 120_000, offline);
+  await waitForPort(env.OFFLINE_LAMBDA_PORT, 30_000, offline);
+  const api = await startLocalHttpApi({
+    port: env.PORT,
+    routes: ROUTES,
+    invoke: offlineLambdaInvoker(env.OFFLINE_LAMBDA_PORT),
+    cors,
+  });
+  cleanups.push(() => api.close());
+  console.log(
+    cors
+      ? `CORS: ${cors.allowedOrigins.join(", ")}`
+      : "CORS: none (set CORS_ALLOWED_ORIGINS to allow browser origins)",
+  );
 
   const stack: StackFile = {
     baseUrl,
@@ -192,7 +232,8 @@ async function main(): Promise<void> {
       secret: env.CHAT_TOKEN_SECRET,
       issuer: env.CHAT_TOKEN_ISSUER,
       audience: env.CHAT_TOKEN_AUDIENCE,
-      ttl: "12h",
+      ...(tokenPolicy.type === undefined ? {} : { type: tokenPolicy.type }),
+      ttl: String(Math.min(DEMO_TOKEN_TTL_SECONDS, tokenPolicy.maxLifetimeSeconds)),
     });
     console.log("\nDemo chat seeded. Send it a heartbeat:\n");
     console.log(

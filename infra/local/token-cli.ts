@@ -44,6 +44,8 @@ export interface LocalChatTokenRequest {
   secret?: string;
   issuer?: string;
   audience?: string;
+  /** The header's `typ`; default `JWT`. Set it to the stack's `CHAT_TOKEN_TYPE` when that is set. */
+  type?: string;
   now?: () => Date;
 }
 
@@ -64,6 +66,7 @@ const SignRequest = z.object({
   ),
   issuer: z.optional(z.string().check(z.minLength(1))),
   audience: z.optional(z.string().check(z.minLength(1))),
+  type: z.optional(z.string().check(z.minLength(1))),
 });
 
 /** Signs a local HS256 chat token with the claims the heartbeat verifies (SPEC §4). */
@@ -76,7 +79,7 @@ export async function signLocalChatToken(request: LocalChatTokenRequest): Promis
   const claims: Record<string, string> = { scope: valid.scope ?? DEFAULT_LOCAL_SCOPE };
   if (valid.chatId !== undefined) claims.chat_id = valid.chatId;
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setProtectedHeader({ alg: "HS256", typ: valid.type ?? "JWT" })
     .setSubject(valid.sub)
     .setIssuer(valid.issuer ?? LOCAL_DEV_TOKEN_ISSUER)
     .setAudience(valid.audience ?? LOCAL_DEV_TOKEN_AUDIENCE)
@@ -115,6 +118,7 @@ export async function runTokenCli(
     secret: fromEnv("CHAT_TOKEN_SECRET"),
     issuer: fromEnv("CHAT_TOKEN_ISSUER"),
     audience: fromEnv("CHAT_TOKEN_AUDIENCE"),
+    type: fromEnv("CHAT_TOKEN_TYPE"),
   });
 }
 

@@ -25,14 +25,27 @@ const SERVERLESS_CLI = join(ROOT, "node_modules/serverless/bin/serverless.js");
 /** A packaging run takes ~5 s here; past this it is hung, not slow. */
 const PACKAGE_TIMEOUT_MS = 120_000;
 
-async function packageStage(stage: string): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), `chat-heartbeat-${stage}-`));
-  packages[stage] = dir;
+/** Browser origins the `corsAllowedOrigins` param is given in the configured-CORS package. */
+const CORS_ORIGINS = ["https://chat.example.com", "http://localhost:5173"];
+
+async function runPackage(
+  stage: string,
+  dir: string,
+  params: string[] = [],
+): Promise<{ code: number | null; timedOut: boolean; output: string }> {
   // The CLI itself, not `npx`: a killed npx leaves its child running. Own process group, so a
   // timeout stops the CLI and its esbuild service together.
   const child = spawn(
     process.execPath,
-    [SERVERLESS_CLI, "package", "--stage", stage, "--package", dir],
+    [
+      SERVERLESS_CLI,
+      "package",
+      "--stage",
+      stage,
+      "--package",
+      dir,
+      ...params.map((param) => `--param=${param}`),
+    ],
     {
       cwd: ROOT,
       detached: true,
@@ -45,6 +58,10 @@ async function packageStage(stage: string): Promise<void> {
         AWS_REGION: "us-east-1",
         SLS_TELEMETRY_DISABLED: "1",
         SLS_NOTIFICATIONS_MODE: "off",
+        // The defaults are under test, not whatever the shell running the tests exports.
+        CORS_ALLOWED_ORIGINS: undefined,
+        CHAT_TOKEN_MAX_LIFETIME: undefined,
+        CHAT_TOKEN_TYPE: undefined,
       },
     },
   );
@@ -66,13 +83,21 @@ async function packageStage(stage: string): Promise<void> {
       resolve({ code, timedOut: false });
     });
   });
+  return { ...exit, output };
+}
+
+async function packageStage(stage: string, key = stage, params: string[] = []): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `chat-heartbeat-${key}-`));
+  packages[key] = dir;
+  const exit = await runPackage(stage, dir, params);
+  const { output } = exit;
   if (exit.code !== 0) {
     const why = exit.timedOut
       ? `did not exit within ${PACKAGE_TIMEOUT_MS} ms`
       : `exited ${exit.code}`;
     throw new Error(`serverless package --stage ${stage} ${why}:\n${output}`);
   }
-  templates[stage] = JSON.parse(
+  templates[key] = JSON.parse(
     readFileSync(join(dir, "cloudformation-template-update-stack.json"), "utf8"),
   );
 }
@@ -80,6 +105,7 @@ async function packageStage(stage: string): Promise<void> {
 beforeAll(async () => {
   await packageStage("dev");
   await packageStage("localstack");
+  await packageStage("dev", "dev-cors", [`corsAllowedOrigins=${CORS_ORIGINS.join(", ")}`]);
 }, 300_000);
 
 afterAll(() => {
@@ -237,6 +263,20 @@ describe("the dev stage template", () => {
     }
   });
 
+  it("passes the token lifetime limit (24 h) and the unset token type to the heartbeat", () => {
+    const variables = (properties("dev", "HeartbeatLambdaFunction").Environment as Json)
+      .Variables as Json;
+    expect(variables.CHAT_TOKEN_MAX_LIFETIME).toBe("24h");
+    expect(variables.CHAT_TOKEN_TYPE).toBe("");
+  });
+
+  it("answers no CORS by default (SPEC §3: no origin unless an operator lists it)", () => {
+    const api = properties("dev", "HttpApi");
+    expect(api.ProtocolType).toBe("HTTP");
+    expect(api).not.toHaveProperty("CorsConfiguration");
+    expect(JSON.stringify(templates.dev)).not.toMatch(/Access-Control|AllowOrigins/i);
+  });
+
   it("keeps each function's zip within 250 KB", () => {
     for (const fn of ["heartbeat", "reporter"]) {
       expect(statSync(join(packages.dev as string, `${fn}.zip`)).size).toBeLessThanOrEqual(
@@ -255,5 +295,34 @@ describe("the localstack stage template", () => {
     expect(resources("localstack").DatabaseCluster?.Condition).toBe("CreateDatabase");
     const conditions = (templates.localstack as { Conditions: Json }).Conditions;
     expect(conditions.CreateDatabase).toEqual({ "Fn::Equals": ["false", "true"] });
+  });
+});
+
+describe("CORS configured with the corsAllowedOrigins param", () => {
+  it("allows exactly the listed origins, POST, and never credentials", () => {
+    const cors = properties("dev-cors", "HttpApi").CorsConfiguration as Json;
+    expect(cors).toEqual({
+      AllowOrigins: CORS_ORIGINS,
+      AllowMethods: ["POST"],
+      AllowHeaders: ["authorization", "content-type"],
+      ExposeHeaders: ["retry-after"],
+      MaxAge: 600,
+    });
+    // API Gateway's default for AllowCredentials is false; it is never set to true.
+    expect(cors.AllowCredentials).toBeUndefined();
+    expect(JSON.stringify(cors)).not.toContain("*");
+  });
+
+  it("refuses to package with a wildcard origin, naming the param (more cases: test/unit/cors)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-heartbeat-cors-refused-"));
+    try {
+      const exit = await runPackage("dev", dir, ["corsAllowedOrigins=https://chat.example.com,*"]);
+      expect(exit.code).not.toBe(0);
+      expect(exit.output).toMatch(
+        /corsAllowedOrigins \(CORS_ALLOWED_ORIGINS\): "\*" is a wildcard/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

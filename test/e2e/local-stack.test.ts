@@ -26,10 +26,14 @@ let serversBefore: Set<string>;
 
 async function embeddedPostgresServers(): Promise<string[]> {
   const { stdout } = await run("ps", ["-eo", "pid,args"]);
-  return stdout
-    .split("\n")
-    .filter((line) => /postgres -D \S*chat-heartbeat-pg-/.test(line))
-    .map((line) => line.trim());
+  return (
+    stdout
+      .split("\n")
+      .filter((line) => /postgres -D \S*chat-heartbeat-pg-/.test(line))
+      // This checkout's binaries only: other checkouts on the machine run their own tests.
+      .filter((line) => line.includes(`${ROOT}node_modules/`))
+      .map((line) => line.trim())
+  );
 }
 
 const env = () => ({
@@ -43,6 +47,33 @@ const env = () => ({
   DATABASE_URL: "",
   FORCE_COLOR: "0",
 });
+
+/** One HTTP/1.1 request written byte for byte (so a repeated header is two header lines). */
+function rawRequest(
+  method: string,
+  path: string,
+  headers: [string, string][],
+  body = "",
+): Promise<{ status: number; head: string; body: string }> {
+  const lines = [
+    `${method} ${path} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    "Connection: close",
+    ...headers.map(([name, value]) => `${name}: ${value}`),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("end", () => {
+      const [head = "", ...rest] = Buffer.concat(chunks).toString("utf8").split("\r\n\r\n");
+      resolve({ status: Number(head.split(" ")[1]), head, body: rest.join("\r\n\r\n") });
+    });
+    socket.write(`${lines.join("\r\n")}\r\n\r\n${body}`);
+  });
+}
 
 function portOpen(p: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -134,6 +165,49 @@ describe("npm start", () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ chatId: DEMO_CHAT, outcome: "not_due" });
+  }, 60_000);
+
+  it("answers as API Gateway does: repeated Authorization 401, a null body 400, no CORS for an arbitrary origin", async () => {
+    const { stdout } = await run(
+      "npm",
+      ["run", "-s", "token", "--", "--sub", DEMO_USER, "--chat", DEMO_CHAT],
+      { cwd: ROOT, env: env() },
+    );
+    const token = stdout.trim();
+    const path = `/chats/${DEMO_CHAT}/heartbeat`;
+
+    // Preflight from an origin nobody configured (no CORS configured: the default).
+    const preflight = await rawRequest("OPTIONS", path, [
+      ["Origin", "https://evil.example"],
+      ["Access-Control-Request-Method", "POST"],
+      ["Access-Control-Request-Headers", "authorization"],
+    ]);
+    expect(preflight.head).not.toMatch(/^access-control-allow-origin:/im);
+    expect(preflight.head).not.toMatch(/^access-control-allow-credentials:/im);
+
+    // Two Authorization headers: API Gateway joins them, `Bearer a,Bearer b`, which is refused.
+    const twice = await rawRequest("POST", path, [
+      ["Origin", "https://evil.example"],
+      ["Authorization", `Bearer ${token}`],
+      ["Authorization", `Bearer ${token}`],
+    ]);
+    expect(twice.status, twice.body).toBe(401);
+    expect(JSON.parse(twice.body)).toMatchObject({ error: { code: "invalid_token" } });
+    expect(twice.head).not.toMatch(/^access-control-allow-origin:/im);
+
+    // A body of JSON null is not a JSON object.
+    const nullBody = await rawRequest(
+      "POST",
+      path,
+      [
+        ["Authorization", `Bearer ${token}`],
+        ["Content-Type", "application/json"],
+      ],
+      "null",
+    );
+    expect(nullBody.status, nullBody.body).toBe(400);
+    expect(JSON.parse(nullBody.body)).toMatchObject({ error: { code: "invalid_request" } });
+    // None of these counts: the report test below still sees exactly the two heartbeats above.
   }, 60_000);
 
   it("reports the heartbeats with `npm run report` once their window is complete", async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
@@ -56,6 +57,11 @@ const NOT_AN_OBJECT = {
   status: 400,
   code: "invalid_request",
   message: /body must be empty or a JSON object/,
+} as const;
+const ENCODED = {
+  status: 400,
+  code: "invalid_request",
+  message: /Content-Encoding must be identity/,
 } as const;
 const TOO_LARGE = {
   status: 413,
@@ -156,6 +162,38 @@ const cases: InputCase[] = [
     () => base64([...Buffer.from('{"a":"'), 0xc0, 0xaf, ...Buffer.from('"}')]),
     { isBase64Encoded: true },
   ),
+  // ── Content-Encoding (SPEC §3: 400 for anything but identity; nothing here decodes a body) ──
+  ...(
+    [
+      ["gzip", "gzip", () => base64(gzipSync("{}")), true],
+      ["deflate", "deflate", () => base64(deflateSync("{}")), true],
+      ["br", "br", () => base64(brotliCompressSync("{}")), true],
+      ["x-gzip", "x-gzip", () => base64(gzipSync("{}")), true],
+      ["gzip, upper case", "GZIP", () => base64(gzipSync("{}")), true],
+      ["gzip after identity (a list)", "identity, gzip", () => base64(gzipSync("{}")), true],
+      ["gzip with an identity body that is valid JSON", "gzip", () => "{}", false],
+      ["an unknown coding with a JSON body", "x-evil", () => "{}", false],
+      ["identity with a parameter", "identity;q=1", () => "{}", false],
+      ["gzip with no body at all", "gzip", undefined, false],
+      ["*", "*", undefined, false],
+    ] as const
+  ).map(
+    ([label, encoding, body, isBase64Encoded]): InputCase => ({
+      name: `Content-Encoding ${label}`,
+      event: () =>
+        request({
+          ...(body === undefined ? {} : { body: body(), isBase64Encoded }),
+          headers: { "Content-Encoding": encoding },
+        }),
+      expected: ENCODED,
+    }),
+  ),
+  {
+    name: "Content-Encoding gzip on a body over 4 KiB (encoding is checked first)",
+    event: () =>
+      request({ body: objectOfBytes(MAX_BODY_BYTES + 1), headers: { "content-encoding": "gzip" } }),
+    expected: ENCODED,
+  },
   // ── Size (SPEC §3: 413 over 4 KiB) ──
   {
     name: "a JSON object of 4097 bytes",
@@ -270,5 +308,17 @@ describe("input at the edge of the limits is accepted", () => {
 
   it("a chat id in upper case (UUIDs are case-insensitive)", async () => {
     await expectAcceptedOnce(stack, request({ chatId: chatId.toUpperCase() }));
+  });
+
+  it.each([
+    ["identity", "identity"],
+    ["IDENTITY", "IDENTITY"],
+    ["identity listed twice", "identity, identity"],
+    ["an empty value", ""],
+  ])("Content-Encoding %s with {}", async (_name, encoding) => {
+    await expectAcceptedOnce(
+      stack,
+      request({ body: "{}", headers: { "Content-Encoding": encoding } }),
+    );
   });
 });

@@ -92,7 +92,8 @@ export async function expectAcceptedOnce(
   expect(response.headers["content-type"]).toBe("application/json");
   expect(response.headers["www-authenticate"]).toBeUndefined();
   expect(response.body).toMatchObject({
-    chatId: event.pathParameters?.chatId,
+    // SPEC §3: ids are lower-case, whatever case the path used.
+    chatId: event.pathParameters?.chatId?.toLowerCase(),
     outcome: expect.toBeOneOf([...HEARTBEAT_OUTCOMES]),
   });
   expectDataApiCalls(stack, 1);

@@ -85,7 +85,10 @@ async function sign(
     .sign(options.key ?? SECRET);
 }
 
-/** Signs header and payload exactly as given (jose refuses to produce most of these). */
+/**
+ * Signs header and payload exactly as given (jose refuses to produce most of these); a string is
+ * taken as the JSON text itself, byte for byte.
+ */
 function signRaw(header: unknown, payload: unknown, key: Uint8Array = SECRET): string {
   const signingInput = `${b64url(header)}.${b64url(payload)}`;
   return `${signingInput}.${createHmac("sha256", key).update(signingInput).digest("base64url")}`;
@@ -129,6 +132,9 @@ const CLAIMS = /claims/;
 const NOT_YET = /not yet valid/;
 const SCOPE = /lacks the scopes workspace:read and workspace:update/;
 const HEADER = /Authorization header must be 'Bearer <token>'/;
+const LIFETIME = /lives longer than the accepted maximum/;
+const DUPLICATE = /repeats a header parameter or claim name/;
+const DAY = 24 * 60 * 60;
 
 const cases: TokenCase[] = [
   // ── Algorithms: none, confusion, keys that are not ours ──
@@ -370,6 +376,76 @@ const cases: TokenCase[] = [
     expected: 401,
     reason: HEADER,
   },
+  // ── Duplicate member names (SPEC §4, RFC 7515 §5.2: JSON.parse keeps the last one) ──
+  {
+    name: "header with alg twice, none first",
+    authorization: async () =>
+      bearer(signRaw('{"alg":"none","alg":"HS256"}', JSON.stringify(claims()))),
+    expected: 401,
+    reason: DUPLICATE,
+  },
+  {
+    name: "header with alg escaped as \\u0061lg and then alg",
+    authorization: async () =>
+      bearer(signRaw('{"\\u0061lg":"none","alg":"HS256"}', JSON.stringify(claims()))),
+    expected: 401,
+    reason: DUPLICATE,
+  },
+  {
+    name: "header with typ twice",
+    authorization: async () =>
+      bearer(signRaw('{"alg":"HS256","typ":"JWT","typ":"JWT"}', JSON.stringify(claims()))),
+    expected: 401,
+    reason: DUPLICATE,
+  },
+  {
+    name: "claims with sub twice, another user first",
+    authorization: async () =>
+      bearer(
+        signRaw(
+          '{"alg":"HS256"}',
+          `{"sub":"${otherChat.ownerId}",${JSON.stringify(claims()).slice(1)}`,
+        ),
+      ),
+    expected: 401,
+    reason: DUPLICATE,
+  },
+  {
+    name: "claims with scope twice, escaped the second time",
+    authorization: async () =>
+      bearer(
+        signRaw(
+          '{"alg":"HS256"}',
+          `${JSON.stringify(claims({ scope: "workspace:read" })).slice(0, -1)},"\\u0073cope":"coder:all"}`,
+        ),
+      ),
+    expected: 401,
+    reason: DUPLICATE,
+  },
+  {
+    name: "claims with chat_id twice",
+    authorization: async () =>
+      bearer(
+        signRaw(
+          '{"alg":"HS256"}',
+          `${JSON.stringify(claims({ chat_id: otherChat.chatId })).slice(0, -1)},"chat_id":"${chatId}"}`,
+        ),
+      ),
+    expected: 401,
+    reason: DUPLICATE,
+  },
+  {
+    name: "claims with exp twice, the first one long past",
+    authorization: async () =>
+      bearer(signRaw('{"alg":"HS256"}', `{"exp":1,${JSON.stringify(claims()).slice(1)}`)),
+    expected: 401,
+    reason: DUPLICATE,
+  },
+  {
+    name: "the same token written by hand without duplicates is accepted (the control)",
+    authorization: async () => bearer(signRaw('{"alg":"HS256"}', JSON.stringify(claims()))),
+    expected: 200,
+  },
   // ── Size ──
   {
     name: "token of exactly 8 KiB is accepted",
@@ -429,6 +505,36 @@ const cases: TokenCase[] = [
     expected: 401,
     reason: NOT_YET,
   },
+  // ── Maximum lifetime (SPEC §4: exp − now ≤ CHAT_TOKEN_MAX_LIFETIME, 24 h by default) ──
+  {
+    name: "exp of 1e308",
+    authorization: async () => bearer(await sign({ exp: 1e308 })),
+    expected: 401,
+    reason: LIFETIME,
+  },
+  {
+    name: "exp ten years ahead",
+    authorization: async () => bearer(await sign({ exp: nowSeconds() + 10 * 365 * DAY })),
+    expected: 401,
+    reason: LIFETIME,
+  },
+  {
+    name: "exp 24 h and 2 minutes ahead (the limit has no clock tolerance)",
+    authorization: async () => bearer(await sign({ exp: nowSeconds() + DAY + 120 })),
+    expected: 401,
+    reason: LIFETIME,
+  },
+  {
+    name: "exp 1e308 with an iat of now (the limit is on exp, not on the age)",
+    authorization: async () => bearer(await sign({ iat: nowSeconds(), exp: 1e308 })),
+    expected: 401,
+    reason: LIFETIME,
+  },
+  {
+    name: "exp 23 h 59 min ahead is accepted",
+    authorization: async () => bearer(await sign({ exp: nowSeconds() + DAY - 60 })),
+    expected: 200,
+  },
   {
     name: "missing exp",
     authorization: async () => bearer(await sign({ exp: undefined })),
@@ -475,6 +581,24 @@ const cases: TokenCase[] = [
   {
     name: "an aud list without ours",
     authorization: async () => bearer(await sign({ aud: ["coder", `${AUDIENCE}-admin`] })),
+    expected: 401,
+    reason: /audience/,
+  },
+  {
+    name: "an aud list with ours and a number",
+    authorization: async () => bearer(await sign({ aud: [AUDIENCE, 1] })),
+    expected: 401,
+    reason: /audience/,
+  },
+  {
+    name: "an aud list with ours and null",
+    authorization: async () => bearer(await sign({ aud: [AUDIENCE, null] })),
+    expected: 401,
+    reason: /audience/,
+  },
+  {
+    name: "an aud list with ours and an object",
+    authorization: async () => bearer(await sign({ aud: [AUDIENCE, { aud: AUDIENCE }] })),
     expected: 401,
     reason: /audience/,
   },
@@ -665,6 +789,46 @@ const cases: TokenCase[] = [
       bearer(await sign({ scope: "workspace:read\u0000workspace:update" })),
     expected: 403,
     reason: SCOPE,
+  },
+  // SPEC §4: the claim is split on U+0020 only; any other separator makes one unknown name.
+  ...(
+    [
+      ["a byte-order mark", "\uFEFF"],
+      ["a no-break space", "\u00A0"],
+      ["an ideographic space", "\u3000"],
+      ["a line separator", "\u2028"],
+      ["a paragraph separator", "\u2029"],
+      ["an em space", "\u2003"],
+      ["a narrow no-break space", "\u202F"],
+      ["a zero-width space", "\u200B"],
+      ["a tab", "\t"],
+      ["a newline", "\n"],
+      ["a carriage return and newline", "\r\n"],
+      ["a vertical tab", "\u000B"],
+      ["a form feed", "\u000C"],
+      ["NEL", "\u0085"],
+    ] as const
+  ).map(
+    ([label, separator]): TokenCase => ({
+      name: `${label} joining the two scopes into one name`,
+      authorization: async () =>
+        bearer(await sign({ scope: `workspace:read${separator}workspace:update` })),
+      expected: 403,
+      reason: SCOPE,
+    }),
+  ),
+  {
+    name: "a tab-joined pair next to coder:all spelt with a no-break space",
+    authorization: async () =>
+      bearer(await sign({ scope: "workspace:read\tworkspace:update coder:all\u00A0" })),
+    expected: 403,
+    reason: SCOPE,
+  },
+  {
+    name: "runs of spaces between the two scopes are accepted (SPEC §4)",
+    authorization: async () =>
+      bearer(await sign({ scope: "  workspace:read    workspace:update " })),
+    expected: 200,
   },
   {
     name: "a Cyrillic look-alike in workspace:read",

@@ -25,6 +25,8 @@ export interface HeartbeatStack {
   dataApi: DataApiServer;
   /** Invokes the real handler in-process with an API Gateway v2 event. */
   invoke(event: APIGatewayProxyEventV2): Promise<HeartbeatResponse>;
+  /** The same, returning the function's result as Lambda hands it to API Gateway. */
+  invokeRaw(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2>;
   send(request: HeartbeatRequest): Promise<HeartbeatResponse>;
   stop(): Promise<void>;
 }
@@ -81,6 +83,7 @@ export async function startHeartbeatStack(
     db,
     dataApi,
     invoke,
+    invokeRaw: (event) => handler(event, lambdaContext()),
     send: (request) => invoke(heartbeatEvent(request)),
     async stop() {
       await dataApi.close();

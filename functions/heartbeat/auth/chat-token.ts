@@ -1,6 +1,7 @@
-import { errors, jwtVerify } from "jose";
+import { base64url, errors, jwtVerify } from "jose";
 import * as z from "zod/mini";
 import { ConfigError } from "../../shared/config.ts";
+import { duplicateMemberName } from "./duplicate-members.ts";
 import { ChatTokenKeyUnavailableError, type ChatTokenRejection, invalidToken } from "./errors.ts";
 import type { ChatTokenKeySource } from "./keys.ts";
 
@@ -38,6 +39,13 @@ export interface ChatTokenVerifierOptions {
   clockToleranceSeconds?: number;
   /** Longer tokens are refused before any parsing; default 8 KiB (SPEC §4). */
   maxTokenBytes?: number;
+  /**
+   * The most a token may still have to live: `exp − now` beyond this is refused, so a token minted
+   * for years is not accepted for years. Default 24 h (SPEC §4, `CHAT_TOKEN_MAX_LIFETIME`).
+   */
+  maxLifetimeSeconds?: number;
+  /** When set, the JOSE header's `typ` must equal it (RFC 8725 §3.11, `CHAT_TOKEN_TYPE`). */
+  type?: string;
   now?: () => Date;
 }
 
@@ -48,6 +56,7 @@ export interface ChatTokenVerifier {
 
 export const MAX_CLOCK_TOLERANCE_SECONDS = 60;
 export const MAX_TOKEN_BYTES = 8 * 1024;
+export const DEFAULT_MAX_LIFETIME_SECONDS = 24 * 60 * 60;
 
 /** JWS algorithms jose can verify with a secret or a public key (RFC 7518, RFC 8037, RFC 9864). */
 const SUPPORTED_ALGORITHMS = new Set([
@@ -77,6 +86,9 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 // After jose has checked the signature, iss, aud, exp and nbf: the claims we read, typed.
 // Unknown claims are dropped; a known claim of the wrong type fails the token.
 const ChatTokenPayload = z.object({
+  // jose only looks for our audience in it; SPEC §4 also fixes its type. `["chat-heartbeat", 1]`
+  // contains our audience, but is not a string nor an array of strings (RFC 7519 §4.1.3).
+  aud: z.union([z.string(), z.array(z.string())]),
   // Any 8-4-4-4-12 hex id, as for the path's chatId (PostgreSQL's uuid accepts all of them).
   sub: z.guid(),
   scope: z.optional(z.string()),
@@ -94,6 +106,7 @@ function rejectionFor(error: unknown): ChatTokenRejection | undefined {
     if (error.claim === "nbf" && error.reason === "check_failed") return "not_yet_valid";
     if (error.claim === "iss") return "issuer";
     if (error.claim === "aud") return "audience";
+    if (error.claim === "typ") return "type";
     return "claims";
   }
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
@@ -145,7 +158,19 @@ function validateOptions(options: ChatTokenVerifierOptions) {
   if (!options.issuer || !options.audience) {
     throw new ConfigError("Invalid configuration: chat token issuer and audience are required");
   }
-  return { clockTolerance, maxTokenBytes, algorithms: [...options.algorithms] };
+  const maxLifetimeSeconds = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
+  if (!Number.isFinite(maxLifetimeSeconds) || maxLifetimeSeconds <= 0) {
+    throw new ConfigError("Invalid configuration: the token lifetime limit must be positive");
+  }
+  if (options.type !== undefined && options.type.trim() === "") {
+    throw new ConfigError("Invalid configuration: the required token type is empty");
+  }
+  return {
+    clockTolerance,
+    maxTokenBytes,
+    maxLifetimeSeconds,
+    algorithms: [...options.algorithms],
+  };
 }
 
 /** Takes the token out of `Bearer <token>`, refusing anything else or anything too large. */
@@ -159,12 +184,32 @@ export function bearerToken(authorizationHeader: string | undefined, maxTokenByt
   return token;
 }
 
+const utf8 = new TextDecoder();
+
+/**
+ * Refuses a token whose JOSE header or claims set names a member twice (SPEC §4). Runs after jose
+ * has verified the token, so both segments are known to be base64url of JSON objects; they are
+ * decoded exactly as jose decodes them (base64url, then a non-fatal UTF-8 TextDecoder).
+ */
+function refuseDuplicateMembers(token: string): void {
+  for (const segment of token.split(".").slice(0, 2)) {
+    let duplicate: string | undefined;
+    try {
+      duplicate = duplicateMemberName(utf8.decode(base64url.decode(segment)));
+    } catch {
+      throw invalidToken("malformed");
+    }
+    if (duplicate !== undefined) throw invalidToken("duplicate_member");
+  }
+}
+
 /**
  * Verifies chat tokens with jose. The key is resolved per call from a cached source; a failure
  * to obtain it (SSM, JWKS endpoint) surfaces as ChatTokenKeyUnavailableError, never as a 401.
  */
 export function createChatTokenVerifier(options: ChatTokenVerifierOptions): ChatTokenVerifier {
-  const { clockTolerance, maxTokenBytes, algorithms } = validateOptions(options);
+  const { clockTolerance, maxTokenBytes, maxLifetimeSeconds, algorithms } =
+    validateOptions(options);
   const now = options.now ?? (() => new Date());
 
   return {
@@ -181,6 +226,7 @@ export function createChatTokenVerifier(options: ChatTokenVerifierOptions): Chat
           requiredClaims: ["exp"],
           clockTolerance,
           currentDate,
+          ...(options.type === undefined ? {} : { typ: options.type }),
         }));
       } catch (error) {
         if (error instanceof ChatTokenKeyUnavailableError) throw error;
@@ -189,13 +235,22 @@ export function createChatTokenVerifier(options: ChatTokenVerifierOptions): Chat
         throw invalidToken(reason);
       }
 
+      refuseDuplicateMembers(token);
       const parsed = z.safeParse(ChatTokenPayload, payload);
-      if (!parsed.success) throw invalidToken("claims");
+      if (!parsed.success) {
+        const audience = parsed.error.issues.some((issue) => issue.path[0] === "aud");
+        throw invalidToken(audience ? "audience" : "claims");
+      }
       const claims = parsed.data;
+      const nowSeconds = currentDate.getTime() / 1000;
       // jose checks `iat` only with maxTokenAge; a token issued in the future is not valid yet.
-      if (claims.iat !== undefined && claims.iat > currentDate.getTime() / 1000 + clockTolerance) {
+      if (claims.iat !== undefined && claims.iat > nowSeconds + clockTolerance) {
         throw invalidToken("not_yet_valid");
       }
+      // The lifetime left, not `now − iat` (jose's maxTokenAge): `iat` is optional and says
+      // nothing about `exp`, so a token with a fresh `iat` and `exp` 1e308 passes maxTokenAge.
+      // No clock tolerance here: the limit is on what the issuer chose, not on clock drift.
+      if (claims.exp - nowSeconds > maxLifetimeSeconds) throw invalidToken("lifetime");
       return {
         sub: claims.sub.toLowerCase(),
         scope: claims.scope ?? "",

@@ -17,6 +17,9 @@ export type ChatTokenRejection =
   | "issuer"
   | "audience"
   | "claims"
+  | "lifetime"
+  | "type"
+  | "duplicate_member"
   | "scope"
   | "chat";
 
@@ -34,6 +37,9 @@ const MESSAGES: Record<ChatTokenRejection, string> = {
   issuer: "the token issuer is not accepted",
   audience: "the token audience is not accepted",
   claims: "the token claims are invalid",
+  lifetime: "the token lives longer than the accepted maximum",
+  type: "the token type is not accepted",
+  duplicate_member: "the token repeats a header parameter or claim name",
   scope: `the token lacks the scopes ${HEARTBEAT_ACTIONS.join(" and ")}`,
   chat: "the token is not valid for this chat",
 };

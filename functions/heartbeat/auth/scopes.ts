@@ -2,8 +2,12 @@
  * The chatd scope check (SPEC §4): does a token's `scope` claim grant what a heartbeat needs?
  *
  * Grammar, after Coder's `coderd/rbac` (scopes.go, scopes_catalog.go, policy/policy.go):
- * - the claim is a list of scope names separated by whitespace (RFC 6749 §3.3 says single spaces;
- *   like Coder's `strings.Fields` we also accept tabs and runs of spaces);
+ * - the claim is a list of scope names separated by U+0020 SPACE (RFC 6749 §3.3 `SP`); runs of
+ *   spaces and leading/trailing spaces are tolerated. Nothing else separates: a tab, newline, NBSP,
+ *   U+2028, U+3000, U+FEFF or any other character stays part of its name, which is then unknown
+ *   and grants nothing (SPEC §4). Splitting on "any whitespace" (Go's `strings.Fields`, JS's
+ *   `\s`) would let `workspace:read\uFEFFworkspace:update` grant both scopes here while every
+ *   component that splits on SP, as RFC 6749 says, sees one unknown name;
  * - a low-level name is `<resource>:<action>`, split at the FIRST colon, with `*` as the
  *   wildcard action (`workspace:*`);
  * - composite names are `coder:<group>.<verb>`, e.g. `coder:workspaces.operate`;
@@ -42,10 +46,10 @@ const GRANTS: ReadonlyMap<string, readonly HeartbeatAction[]> = new Map([
   ["all", BOTH],
 ]);
 
-/** Splits a `scope` claim into its names; an absent or blank claim has none. */
+/** Splits a `scope` claim on U+0020 only; an absent claim or one of spaces has no names. */
 export function parseScope(scope: string | undefined): string[] {
   if (scope === undefined) return [];
-  return scope.split(/\s+/).filter((name) => name !== "");
+  return scope.split(" ").filter((name) => name !== "");
 }
 
 /** The heartbeat actions a `scope` claim grants: the union over its names. */

@@ -9,7 +9,37 @@ export class BodyEncodingError extends Error {
   }
 }
 
+/** The body is declared compressed or otherwise encoded (SPEC §3: only `identity` is accepted). */
+export class ContentEncodingError extends Error {
+  override readonly name = "ContentEncodingError";
+  constructor() {
+    super("Content-Encoding must be identity: the body is read as sent, never decoded");
+  }
+}
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * True when a `Content-Encoding` value says no coding was applied: absent, or a list whose every
+ * element is `identity` (content codings are case-insensitive, RFC 9110 §8.4.1; empty list
+ * elements are ignored, §5.6.1; API Gateway joins repeated headers with commas). Nothing decodes
+ * a `gzip` or `br` body here, and reading one as if it were not encoded would misread it.
+ */
+function isIdentityEncoding(value: string | undefined): boolean {
+  if (value === undefined) return true;
+  return value
+    .split(",")
+    .map((coding) => coding.trim())
+    .every((coding) => coding === "" || coding.toLowerCase() === "identity");
+}
+
+function headerValue(headers: Record<string, string | undefined> | null | undefined, name: string) {
+  if (!headers) return undefined;
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === name) return value;
+  }
+  return undefined;
+}
 
 export class PayloadTooLargeError extends Error {
   override readonly name = "PayloadTooLargeError";
@@ -19,8 +49,9 @@ export class PayloadTooLargeError extends Error {
 }
 
 /**
- * Rejects bodies over `maxBytes` before anything parses them, and hands later middlewares the body
- * as text (API Gateway base64-encodes bodies it does not consider text).
+ * Rejects an encoded body (`Content-Encoding` other than `identity`) and bodies over `maxBytes`
+ * before anything parses them, and hands later middlewares the body as text (API Gateway
+ * base64-encodes bodies it does not consider text).
  */
 export function httpBodyLimit(options: {
   maxBytes: number;
@@ -28,6 +59,10 @@ export function httpBodyLimit(options: {
   return {
     before: (request) => {
       const { event } = request;
+      // First, with or without a body: the request declares something this API never accepts.
+      if (!isIdentityEncoding(headerValue(event.headers, "content-encoding"))) {
+        throw new ContentEncodingError();
+      }
       if (event.body === undefined || event.body === null) return;
       const raw = event.isBase64Encoded
         ? Buffer.from(event.body, "base64")

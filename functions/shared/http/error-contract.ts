@@ -5,7 +5,7 @@ import type { MiddlewareObj } from "@middy/core";
 import { createError } from "@middy/util";
 import type { Context } from "aws-lambda";
 import { DatabaseUnavailableError } from "../database/database.ts";
-import { BodyEncodingError, PayloadTooLargeError } from "./body-limit.ts";
+import { BodyEncodingError, ContentEncodingError, PayloadTooLargeError } from "./body-limit.ts";
 
 export type ErrorCode =
   | "invalid_request"
@@ -39,7 +39,7 @@ function classifyCommon(error: unknown): ContractError | undefined {
   if (error instanceof ParseError) {
     return { status: 400, code: "invalid_request", message: describeParseError(error) };
   }
-  if (error instanceof BodyEncodingError) {
+  if (error instanceof BodyEncodingError || error instanceof ContentEncodingError) {
     return { status: 400, code: "invalid_request", message: error.message };
   }
   if (error instanceof PayloadTooLargeError) {

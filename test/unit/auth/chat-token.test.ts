@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { CompactSign, exportSPKI, generateKeyPair, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -310,5 +311,172 @@ describe("configuration", () => {
   it("refuses an empty or unknown algorithm allow-list", () => {
     expect(() => verifier({ algorithms: [] })).toThrow(ConfigError);
     expect(() => verifier({ algorithms: ["HS1"] })).toThrow(ConfigError);
+  });
+});
+
+/** HS256 over header and payload given as JSON text, so a test controls every byte of both. */
+function signJsonText(header: string, payload: string): string {
+  const input = `${base64url(header)}.${base64url(payload)}`;
+  return `${input}.${createHmac("sha256", SHARED_SECRET_BYTES).update(input).digest("base64url")}`;
+}
+
+/** `{"k":v,…}` from pairs, keeping duplicates and escapes exactly as written. */
+const jsonText = (members: [string, unknown][]) =>
+  `{${members.map(([name, value]) => `${name}:${JSON.stringify(value)}`).join(",")}}`;
+
+const claimMembers = (): [string, unknown][] =>
+  Object.entries(goodClaims()).map(([name, value]) => [JSON.stringify(name), value]);
+
+describe("the audience claim's type (SPEC §4: a string or an array of strings)", () => {
+  it.each([
+    ["an array with a number", [AUDIENCE, 1]],
+    ["an array with null", [AUDIENCE, null]],
+    ["an array with an object", [AUDIENCE, { aud: AUDIENCE }]],
+    ["an array with a nested array", [AUDIENCE, [AUDIENCE]]],
+  ])("refuses %s although it contains ours", async (_name, aud) => {
+    await expectInvalidToken(verifyClaims(goodClaims({ aud })), "audience");
+  });
+
+  it.each([
+    ["a number", 1],
+    ["an object", { 0: AUDIENCE }],
+    ["true", true],
+  ])("refuses %s", async (_name, aud) => {
+    await expectInvalidToken(verifyClaims(goodClaims({ aud })), "audience");
+  });
+
+  it("accepts a string and an array of strings", async () => {
+    await expect(verifyClaims(goodClaims({ aud: AUDIENCE }))).resolves.toBeDefined();
+    await expect(verifyClaims(goodClaims({ aud: ["x", AUDIENCE, ""] }))).resolves.toBeDefined();
+  });
+});
+
+describe("maximum lifetime: exp − now", () => {
+  const DAY = 24 * 60 * 60;
+
+  it("defaults to 24 h: exactly 24 h left is accepted, one second more is refused", async () => {
+    await expect(verifyClaims(goodClaims({ exp: NOW_SECONDS + DAY }))).resolves.toBeDefined();
+    await expectInvalidToken(verifyClaims(goodClaims({ exp: NOW_SECONDS + DAY + 1 })), "lifetime");
+  });
+
+  it.each([
+    ["a year", NOW_SECONDS + 365 * DAY],
+    ["1e308", 1e308],
+    ["Number.MAX_SAFE_INTEGER", Number.MAX_SAFE_INTEGER],
+  ])("refuses exp %s ahead", async (_name, exp) => {
+    await expectInvalidToken(verifyClaims(goodClaims({ exp })), "lifetime");
+  });
+
+  it("measures from now, not from iat: an old iat does not shorten it, a fresh one does not help", async () => {
+    const limited = verifier({ maxLifetimeSeconds: 600 });
+    const old = goodClaims({ iat: NOW_SECONDS - 10 * DAY, exp: NOW_SECONDS + 599 });
+    await expect(limited.verify(bearer(await signToken(old)))).resolves.toBeDefined();
+    const fresh = goodClaims({ iat: NOW_SECONDS, exp: NOW_SECONDS + 601 });
+    await expectInvalidToken(limited.verify(bearer(await signToken(fresh))), "lifetime");
+    const noIat = goodClaims({ iat: undefined, exp: NOW_SECONDS + 601 });
+    await expectInvalidToken(limited.verify(bearer(await signToken(noIat))), "lifetime");
+  });
+
+  it("cannot be configured as zero, negative or not a number", () => {
+    for (const maxLifetimeSeconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => verifier({ maxLifetimeSeconds })).toThrow(ConfigError);
+    }
+  });
+});
+
+describe("explicit typing (RFC 8725 §3.11)", () => {
+  const typed = verifier({ type: "at+jwt" });
+  const withTyp = (typ: string | undefined) =>
+    signJsonText(
+      JSON.stringify(typ === undefined ? { alg: "HS256" } : { alg: "HS256", typ }),
+      JSON.stringify(goodClaims()),
+    );
+
+  it("accepts the configured typ, also as a full media type in any case (RFC 8725 §3.11)", async () => {
+    for (const typ of ["at+jwt", "AT+JWT", "application/at+jwt"]) {
+      await expect(typed.verify(bearer(withTyp(typ)))).resolves.toMatchObject({ sub: USER_ID });
+    }
+  });
+
+  it.each([
+    ["another typ", "JWT"],
+    ["a typ with a suffix", "at+jwt2"],
+    ["no typ", undefined],
+  ])("refuses %s", async (_name, typ) => {
+    await expectInvalidToken(typed.verify(bearer(withTyp(typ))), "type");
+  });
+
+  it("ignores typ when no type is configured", async () => {
+    await expect(hs256.verify(bearer(withTyp("anything")))).resolves.toBeDefined();
+    await expect(hs256.verify(bearer(withTyp(undefined)))).resolves.toBeDefined();
+  });
+
+  it("cannot be configured as blank", () => {
+    expect(() => verifier({ type: " " })).toThrow(ConfigError);
+  });
+});
+
+describe("duplicate member names (RFC 7515 §5.2, RFC 7519 §4)", () => {
+  const header = '{"alg":"HS256"}';
+  const claims = jsonText(claimMembers());
+
+  it("accepts the same token without duplicates (the control)", async () => {
+    await expect(hs256.verify(bearer(signJsonText(header, claims)))).resolves.toMatchObject({
+      sub: USER_ID,
+    });
+  });
+
+  it.each([
+    ["alg twice, none first", '{"alg":"none","alg":"HS256"}'],
+    ["alg twice, same value", '{"alg":"HS256","alg":"HS256"}'],
+    ["alg and its escaped spelling", '{"\\u0061lg":"none","alg":"HS256"}'],
+    ["typ twice", '{"alg":"HS256","typ":"JWT","typ":"at+jwt"}'],
+    ["kid twice", '{"alg":"HS256","kid":"a","kid":"b"}'],
+    ["a name twice inside a nested object", '{"alg":"HS256","x":{"a":1,"a":2}}'],
+  ])("refuses a header with %s", async (_name, duplicated) => {
+    await expectInvalidToken(
+      hs256.verify(bearer(signJsonText(duplicated, claims))),
+      "duplicate_member",
+    );
+  });
+
+  it.each([
+    ["sub twice", [['"sub"', CHAT_ID]]],
+    ["scope twice", [['"scope"', "workspace:read"]]],
+    ["exp twice", [['"exp"', NOW_SECONDS + 60]]],
+    ["aud twice", [['"aud"', "other-api"]]],
+    ["sub and its escaped spelling", [['"s\\u0075b"', CHAT_ID]]],
+    [
+      "an escaped surrogate pair and the character itself",
+      [
+        ['"\\ud83d\\ude00"', 1],
+        ['"😀"', 2],
+      ],
+    ],
+  ] as [string, [string, unknown][]][])("refuses claims with %s", async (_name, extra) => {
+    const text = jsonText([...extra, ...claimMembers()]);
+    await expectInvalidToken(hs256.verify(bearer(signJsonText(header, text))), "duplicate_member");
+  });
+
+  it("refuses claims with a name twice inside a nested object", async () => {
+    const text = jsonText([...claimMembers(), ['"x"', { y: [{ n: 1 }] }]]).replace(
+      '{"n":1}',
+      '{"n":1,"n":2}',
+    );
+    await expectInvalidToken(hs256.verify(bearer(signJsonText(header, text))), "duplicate_member");
+  });
+
+  it("accepts names that only look alike: case, a trailing space, the same name in sibling objects", async () => {
+    const text = jsonText([
+      ...claimMembers(),
+      ['"Sub"', "x"],
+      ['"sub "', "x"],
+      ['"a"', { n: 1 }],
+      ['"b"', { n: 2 }],
+      ['"c"', [{ n: 1 }, { n: 2 }]],
+    ]);
+    await expect(hs256.verify(bearer(signJsonText(header, text)))).resolves.toMatchObject({
+      sub: USER_ID,
+    });
   });
 });

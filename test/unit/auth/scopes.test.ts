@@ -62,10 +62,42 @@ describe("grantsHeartbeat", () => {
     expect(grantsHeartbeat("openid profile")).toBe(false);
   });
 
-  it("accepts tabs, newlines and runs of spaces between names", () => {
-    expect(grantsHeartbeat("  workspace:read\t\tworkspace:update  ")).toBe(true);
-    expect(grantsHeartbeat("workspace:read\nworkspace:update")).toBe(true);
-    expect(grantsHeartbeat(" \t ")).toBe(false);
+  it("accepts runs of spaces and leading or trailing spaces", () => {
+    expect(grantsHeartbeat("  workspace:read   workspace:update  ")).toBe(true);
+    expect(grantsHeartbeat("   ")).toBe(false);
+  });
+
+  // SPEC §4: only U+0020 separates. Any other character joins the two names into one unknown
+  // name, so neither scope is granted — not even the one a lenient splitter would see first.
+  it.each([
+    ["tab", "\t"],
+    ["newline", "\n"],
+    ["carriage return", "\r"],
+    ["vertical tab", "\u000B"],
+    ["form feed", "\u000C"],
+    ["NEL", "\u0085"],
+    ["no-break space", "\u00A0"],
+    ["ogham space mark", "\u1680"],
+    ["em space", "\u2003"],
+    ["zero-width space", "\u200B"],
+    ["line separator", "\u2028"],
+    ["paragraph separator", "\u2029"],
+    ["narrow no-break space", "\u202F"],
+    ["ideographic space", "\u3000"],
+    ["byte-order mark", "\uFEFF"],
+    ["NUL", "\u0000"],
+  ])("a %s between the two names grants nothing", (_name, separator) => {
+    const scope = `workspace:read${separator}workspace:update`;
+    expect(grantedActions(scope).size).toBe(0);
+    expect(grantsHeartbeat(scope)).toBe(false);
+    // The same character around a space-separated pair leaves the pair's edge names unknown.
+    expect(grantsHeartbeat(`${separator}workspace:read workspace:update${separator}`)).toBe(false);
+  });
+
+  it("a name spoilt by another separator does not spoil the names around it", () => {
+    expect(
+      grantsHeartbeat("workspace:read\tworkspace:update workspace:read workspace:update"),
+    ).toBe(true);
   });
 });
 
@@ -79,8 +111,9 @@ describe("grantedActions", () => {
 });
 
 describe("parseScope", () => {
-  it("splits on any whitespace and drops empty names", () => {
-    expect(parseScope(" a  b\tc\n")).toEqual(["a", "b", "c"]);
+  it("splits on U+0020 only and drops empty names", () => {
+    expect(parseScope(" a  b\tc\n")).toEqual(["a", "b\tc\n"]);
+    expect(parseScope("a\u00A0b\u3000c d")).toEqual(["a\u00A0b\u3000c", "d"]);
     expect(parseScope("")).toEqual([]);
     expect(parseScope(undefined)).toEqual([]);
   });

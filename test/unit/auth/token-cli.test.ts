@@ -1,3 +1,4 @@
+import { decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
 import { authorizeHeartbeat } from "../../../functions/heartbeat/auth/authorize.ts";
 import { createChatTokenVerifier } from "../../../functions/heartbeat/auth/chat-token.ts";
@@ -116,6 +117,13 @@ describe("runTokenCli", () => {
     const claims = await verifier.verify(bearer(token));
     expect(claims).toMatchObject({ sub: USER_ID, chatId: CHAT_ID, scope: "coder:all" });
     expect(claims.exp - (claims.iat ?? 0)).toBe(7200);
+  });
+
+  it("writes CHAT_TOKEN_TYPE into the header's typ (JWT by default)", async () => {
+    const typed = await runTokenCli(["--sub", USER_ID], { CHAT_TOKEN_TYPE: "at+jwt" });
+    expect(decodeProtectedHeader(typed).typ).toBe("at+jwt");
+    const plain = await runTokenCli(["--sub", USER_ID], { CHAT_TOKEN_TYPE: "" });
+    expect(decodeProtectedHeader(plain).typ).toBe("JWT");
   });
 
   it("requires --sub and rejects unknown flags", async () => {
