@@ -17,7 +17,7 @@
  * function's plans are cached (planning time per call). Sizes: BENCH_CHATS=10000,100000.
  * Writes bench/results/coder-path.{json,md}; prints the Markdown table.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import type {
@@ -353,6 +353,70 @@ const planning = {
   },
 };
 
+// Where our cost goes: backend CPU per call on ONE connection (nothing else running on it), for the
+// call and for its parts. Variants live only in this bench database: the same function without its
+// outcome count, the count alone, and the count with the commit flush left to the WAL writer.
+const fnSource = readFileSync(
+  new URL("../sql/functions/record_heartbeat.sql", import.meta.url),
+  "utf8",
+);
+const withoutCount = fnSource
+  .replace(
+    "FUNCTION chat_heartbeat.record_heartbeat(",
+    "FUNCTION chat_heartbeat.bench_without_count(",
+  )
+  .replace(/ {2}INSERT INTO chat_heartbeat\.outcome_counts[\s\S]*?heartbeats \+ 1;/, "")
+  .replace(/COMMENT ON FUNCTION[\s\S]*$/, "");
+if (withoutCount.includes("outcome_counts AS counts")) throw new Error("could not strip the count");
+await pool.query(withoutCount);
+const parts = await pool.connect();
+const partsPid = (await parts.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]
+  ?.pid;
+const backendSeconds = () => {
+  const text = readFileSync(`/proc/${partsPid}/stat`, "utf8");
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+const countSql = `INSERT INTO chat_heartbeat.outcome_counts AS counts (bucket_start, outcome, shard, heartbeats)
+  VALUES (to_timestamp(floor(extract(epoch FROM now()) / 300) * 300), 'not_due', pg_backend_pid() % 16, 1)
+  ON CONFLICT (bucket_start, outcome, shard) DO UPDATE SET heartbeats = counts.heartbeats + 1`;
+const callOf = (fn: string) =>
+  callText.replace("chat_heartbeat.record_heartbeat(", `chat_heartbeat.${fn}(`);
+const breakdownChats = await seedChats(pool, 6 * 3_000, { kind: "not_due" });
+await mapWorkspaces(breakdownChats);
+let cursor = 0;
+async function backendCost(run: (chatId: string) => Promise<unknown>): Promise<number> {
+  const chats = breakdownChats.slice(cursor, cursor + 3_000);
+  cursor += 3_000;
+  for (const chat of chats.slice(0, 200)) await run(chat);
+  const before = backendSeconds();
+  for (const chat of chats.slice(200)) await run(chat);
+  return ((backendSeconds() - before) * 1000) / (chats.length - 200);
+}
+const beatWith = (fn: string) => (chat: string) =>
+  parts.query(callOf(fn), [chat, BENCH_USER, BUCKET_SECONDS]);
+const breakdown = {
+  call: await backendCost(beatWith("record_heartbeat")),
+  callWithoutCount: await backendCost(beatWith("bench_without_count")),
+  countAlone: await backendCost(() => parts.query(countSql)),
+  countAloneFlushLeftToWalWriter: await backendCost(async () => {
+    await parts.query("BEGIN");
+    await parts.query("SET LOCAL synchronous_commit = off");
+    await parts.query(countSql);
+    await parts.query("COMMIT");
+  }),
+  coderTwoStatements: await backendCost(async (chat) => {
+    const workspaceId = workspaceOf.get(chat) as string;
+    await parts.query({ name: "get_workspace", text: CODER_GET_WORKSPACE, values: [workspaceId] });
+    await parts.query({
+      name: "activity_bump",
+      text: CODER_ACTIVITY_BUMP,
+      values: [workspaceId, "0001-01-01 00:00:00+00"],
+    });
+  }),
+};
+parts.release();
+
 const f = (n: number, digits = 3) => n.toFixed(digits);
 const lines = [
   "## PostgreSQL cost per heartbeat: ours vs Coder's own path",
@@ -366,13 +430,24 @@ const lines = [
     `| ${s.chats} | Coder: GetWorkspaceByID-style read + ActivityBumpWorkspace, prepared, direct | ${s.coder.heartbeats} | ${f(s.coder.postgresCpuMsPerHeartbeat)} ms | 1× | ${s.coder.walBytesPerHeartbeat} | ${s.coder.writeTransactionsPerHeartbeat} | ${JSON.stringify(s.coder.outcomes)} |`,
   ]),
   "",
+  "",
+  "Where our cost goes (backend CPU per call on one connection, not_due chats: nothing written but the count):",
+  "",
+  "| call | backend CPU per call |",
+  "|---|---:|",
+  `| \`record_heartbeat\` as shipped | ${f(breakdown.call)} ms |`,
+  `| the same function without the outcome count | ${f(breakdown.callWithoutCount)} ms |`,
+  `| the outcome count alone (upsert + commit with WAL flush) | ${f(breakdown.countAlone)} ms |`,
+  `| the outcome count alone, commit flush left to the WAL writer (synchronous_commit off) | ${f(breakdown.countAloneFlushLeftToWalWriter)} ms |`,
+  `| Coder: prepared read + ActivityBumpWorkspace (not due: no write) | ${f(breakdown.coderTwoStatements)} ms |`,
+  "",
   `Planning per call (one connection, EXPLAIN ANALYZE of the statement the Data API receives): first call planning ${f(planning.firstCall.planning)} ms, execution ${f(planning.firstCall.execution)} ms (PL/pgSQL compiles and plans the function's statements); afterwards (median of ${later.length}) planning ${f(planning.steadyState.planningMs)} ms, execution ${f(planning.steadyState.executionMs)} ms.`,
 ];
 const markdown = lines.join("\n");
 const RESULTS = new URL("./results/", import.meta.url).pathname;
 writeFileSync(
   `${RESULTS}coder-path.json`,
-  `${JSON.stringify({ settings, sizes, planning }, null, 2)}\n`,
+  `${JSON.stringify({ settings, sizes, planning, breakdown }, null, 2)}\n`,
 );
 writeFileSync(`${RESULTS}coder-path.md`, `${markdown}\n`);
 console.log(markdown);
