@@ -204,6 +204,7 @@ const answeringStore = {
     deadline: null,
     maxDeadline: null,
     lastUsedAt: null,
+    nextHeartbeatSeconds: 180,
   }),
 };
 const overheadSamples: number[] = [];

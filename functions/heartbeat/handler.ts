@@ -37,6 +37,8 @@ const verifier = createChatTokenVerifier({
 });
 
 export const MAX_BODY_BYTES = 4096;
+/** Seconds until the next heartbeat can matter; the same value as `nextHeartbeatSeconds`. */
+export const POLL_INTERVAL_HEADER = "X-Poll-Interval";
 
 async function heartbeat(event: HeartbeatEvent): Promise<APIGatewayProxyStructuredResultV2> {
   const { chatId } = event.pathParameters;
@@ -50,7 +52,12 @@ async function heartbeat(event: HeartbeatEvent): Promise<APIGatewayProxyStructur
   logger.info("heartbeat");
   return {
     statusCode: 200,
-    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+    headers: {
+      "Content-Type": "application/json",
+      "Cache-Control": "no-store",
+      // The pacing hint where HTTP clients look without parsing the body (GitHub's polling header).
+      [POLL_INTERVAL_HEADER]: String(report.nextHeartbeatSeconds),
+    },
     body: JSON.stringify(report),
   };
 }

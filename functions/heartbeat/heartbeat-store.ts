@@ -14,6 +14,7 @@ export const HeartbeatRow = z.object({
   deadline_ms: epochMs,
   max_deadline_ms: epochMs,
   last_used_at_ms: epochMs,
+  next_heartbeat_seconds: z.number().check(z.int(), z.gte(15), z.lte(300)),
 });
 
 const isoTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -26,6 +27,7 @@ export function heartbeatFromRow(row: z.output<typeof HeartbeatRow>) {
     deadline: isoTime(row.deadline_ms),
     maxDeadline: isoTime(row.max_deadline_ms),
     lastUsedAt: isoTime(row.last_used_at_ms),
+    nextHeartbeatSeconds: row.next_heartbeat_seconds,
   };
 }
 

@@ -21,7 +21,7 @@
 -- Result: no row when the chat does not exist or belongs to someone else (HTTP 404; nothing is
 -- written, nothing counted). Otherwise one row: outcome, workspace_id, and the deadline,
 -- max_deadline and last_used_at as they stand after this call, as epoch milliseconds (NULL when
--- unset or the zero time). Numbers, not text: nothing depends on the session TimeZone or DateStyle
+-- unset or the zero time), and next_heartbeat_seconds, the pacing hint (below). Numbers, not text: nothing depends on the session TimeZone or DateStyle
 -- of the connection the Data API lends us, and no format string with `:` reaches its SQL scanner.
 --
 -- Outcome precedence, the first that applies wins:
@@ -46,6 +46,18 @@
 -- one due build, one writes the build and one the workspace. Row locks are always taken in the
 -- order build -> workspace -> last bump -> counter, so heartbeats cannot deadlock each other.
 --
+-- Pacing (SPEC §3). A chat beating every 30 s sends 120 requests an hour, yet with a 1 h bump only
+-- one in six can move the deadline. next_heartbeat_seconds tells the client when its next beat can
+-- matter, from the same reads and the same now() as the outcome:
+--   bumped, not_due       the whole seconds until the 5 % guard opens again, deadline - 0.95 I - now
+--                         (rounded up, exactly), clamped to [15, 300]
+--   chat_idle, not_running 30 (the chat or the workspace may become active soon)
+--   any other outcome     300
+-- and never more than deadline - now - 60 s (floored at 15) while the deadline is set and ahead. A
+-- client that beats at these times keeps at least 0.95 I - 15 s before its deadline (unless
+-- max_deadline caps it): the guard opens, the next beat bumps, and 15 s is the longest a hint can
+-- overshoot an opening guard. The 300 s ceiling bounds how late a client learns of a change.
+--
 -- Time zones. Only timestamptz values are compared. Every interval added to a timestamptz is a pure
 -- microsecond count (`n * interval '1 microsecond'`): an interval with a day part would follow DST
 -- in the session zone. Differences of times go through epoch seconds for the same reason.
@@ -60,7 +72,8 @@ RETURNS TABLE (
   workspace_id uuid,
   deadline_ms bigint,
   max_deadline_ms bigint,
-  last_used_at_ms bigint
+  last_used_at_ms bigint,
+  next_heartbeat_seconds integer
 )
 LANGUAGE plpgsql
 VOLATILE
@@ -252,6 +265,20 @@ BEGIN
     THEN floor(extract(epoch FROM build_max_deadline) * 1000)::bigint END;
   last_used_at_ms := CASE WHEN ws_last_used <> zero
     THEN floor(extract(epoch FROM ws_last_used) * 1000)::bigint END;
+
+  -- The pacing hint (see Pacing). Exact arithmetic in numeric seconds: epoch differences are exact
+  -- to the microsecond, and 0.95 I = 95 I / 10^8 s for I in microseconds.
+  next_heartbeat_seconds := CASE
+    WHEN result IN ('bumped', 'not_due') THEN least(300, greatest(15, ceil(
+      extract(epoch FROM build_deadline) - extract(epoch FROM t_now)
+      - (bump_us * 95)::numeric / 100000000)))
+    WHEN result IN ('chat_idle', 'not_running') THEN 30
+    ELSE 300
+  END;
+  IF build_deadline IS NOT NULL AND build_deadline <> zero AND build_deadline > t_now THEN
+    next_heartbeat_seconds := least(next_heartbeat_seconds, greatest(15, floor(
+      extract(epoch FROM build_deadline) - extract(epoch FROM t_now) - 60)));
+  END IF;
   RETURN NEXT;
 END
 $$;

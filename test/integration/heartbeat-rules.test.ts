@@ -563,6 +563,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           deadline: null,
           maxDeadline: null,
           lastUsedAt: null,
+          nextHeartbeatSeconds: 300,
         });
       });
 
@@ -575,6 +576,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           deadline: null,
           maxDeadline: null,
           lastUsedAt: null,
+          nextHeartbeatSeconds: 300,
         });
       });
 
@@ -777,6 +779,61 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
         });
         expect((await accepted(seeded.chatId, seeded.ownerId)).outcome).toBe("at_max_deadline");
         expect(await readLastBump(db.pool, seeded.workspaceId)).toBeNull();
+      });
+    });
+
+    describe("the pacing hint, nextHeartbeatSeconds (SPEC §3)", () => {
+      const hint = async (options: Parameters<typeof seedRunningWorkspace>[1]) => {
+        const seeded = await seedRunningWorkspace(db.pool, options);
+        const result = await accepted(seeded.chatId, seeded.ownerId);
+        return [result.outcome, result.nextHeartbeatSeconds];
+      };
+
+      it("is 0.05 I after a bump: 180 s for a 1 h bump", async () => {
+        expect(await hint({})).toEqual(["bumped", 180]);
+      });
+
+      it("is the whole seconds until the guard opens, rounded up, when not due", async () => {
+        // Deadline 59 min ahead, 1 h bump: the guard opens in 2 min (plus under a second).
+        expect(await hint({ build: { deadline: fromNow(59 * 60 + 0.5) } })).toEqual([
+          "not_due",
+          121,
+        ]);
+      });
+
+      it("is at least 15 s, however soon the guard opens", async () => {
+        expect(await hint({ build: { deadline: fromNow(57 * 60 + 3) } })).toEqual(["not_due", 15]);
+      });
+
+      it("is at most 300 s, however late the guard opens", async () => {
+        expect(await hint({ build: { deadline: fromNow(10 * 3600) } })).toEqual(["not_due", 300]);
+        expect(await hint({ template: { activityBump: hours(8) } })).toEqual(["bumped", 300]);
+      });
+
+      it("is 30 s for an idle chat and for a workspace that is not running", async () => {
+        expect(await hint({ chat: { status: "waiting" } })).toEqual(["chat_idle", 30]);
+        expect(await hint({ build: { transition: "stop" } })).toEqual(["not_running", 30]);
+      });
+
+      it("is 300 s for the other outcomes", async () => {
+        expect(await hint({ build: { deadline: "zero" } })).toEqual(["no_autostop", 300]);
+        expect(await hint({ workspace: { dormantAt: ago(60) } })).toEqual(["dormant", 300]);
+      });
+
+      it("is never more than deadline − now − 60 s, and at least 15 s, while the deadline is ahead", async () => {
+        // An idle chat whose workspace stops in 2 min: 120 − 60 = 60 > 30, so 30 stands.
+        expect(
+          await hint({ chat: { status: "paused" }, build: { deadline: fromNow(120.5) } }),
+        ).toEqual(["chat_idle", 30]);
+        // A dormant workspace whose deadline is 100.5 s away: floor(40.5) = 40 < 300.
+        expect(
+          await hint({ workspace: { dormantAt: ago(60) }, build: { deadline: fromNow(100.5) } }),
+        ).toEqual(["dormant", 40]);
+        // 70 s away: floor(10) is below the 15 s floor.
+        expect(await hint({ build: { transition: "stop", deadline: fromNow(70) } })).toEqual([
+          "not_running",
+          15,
+        ]);
       });
     });
 

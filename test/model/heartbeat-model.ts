@@ -111,6 +111,8 @@ export interface HeartbeatModelResult {
   deadline: Micros | null;
   maxDeadline: Micros | null;
   lastUsedAt: Micros | null;
+  /** The pacing hint of SPEC §3, whole seconds. */
+  nextHeartbeatSeconds: number;
   /** Which rows get a new version, and with what. null = row not written. */
   writes: {
     workspace: WorkspaceWrite | null;
@@ -181,6 +183,36 @@ const earlier = (a: Micros, b: Micros): Micros => (a < b ? a : b);
 
 const timeOrNull = (time: Micros): Micros | null => (time === ZERO_TIME ? null : time);
 
+const clamp = (value: bigint, low: bigint, high: bigint): bigint =>
+  value < low ? low : value > high ? high : value;
+
+/**
+ * SPEC §3's pacing hint. `deadline` is the latest build's deadline after the writes (null when there
+ * is no build or it is the zero time); `interval` is I, for `bumped` and `not_due`.
+ */
+export function nextHeartbeatSeconds(
+  outcome: HeartbeatOutcome,
+  deadline: Micros | null,
+  interval: Micros,
+  now: Micros,
+): number {
+  let seconds: bigint;
+  if ((outcome === "bumped" || outcome === "not_due") && deadline !== null) {
+    // ceil(deadline − 0.95·I − now) in seconds, exactly: (100·(deadline − now) − 95·I) / 10^8 µs.
+    const hundredths = 100n * (deadline - now) - 95n * interval;
+    seconds = clamp(-floorDiv(-hundredths, 100n * US_PER_SECOND), 15n, 300n);
+  } else if (outcome === "chat_idle" || outcome === "not_running") {
+    seconds = 30n;
+  } else {
+    seconds = 300n;
+  }
+  if (deadline !== null && deadline > now) {
+    const untilDeadline = floorDiv(deadline - now - 60n * US_PER_SECOND, US_PER_SECOND);
+    seconds = earlier(seconds, later(15n, untilDeadline));
+  }
+  return Number(seconds);
+}
+
 /** One heartbeat: `not_found` (HTTP 404, nothing written or counted) or what it does. */
 export function heartbeat(
   state: HeartbeatState,
@@ -192,18 +224,26 @@ export function heartbeat(
   const workspace = resolveWorkspace(state, userId);
   const build = workspace === null ? null : latestBuild(state.builds);
 
+  // I, once the rule gets that far (only `bumped` and `not_due` use it).
+  let interval: Micros = 0n;
   const finish = (
     outcome: HeartbeatOutcome,
     writes: HeartbeatModelResult["writes"] = { workspace: null, build: null, lastBump: null },
-  ): HeartbeatModelResult => ({
-    outcome,
-    workspaceId: workspace?.id ?? null,
-    deadline: build === null ? null : timeOrNull(writes.build?.deadline ?? build.deadline),
-    maxDeadline: build === null ? null : timeOrNull(build.maxDeadline),
-    lastUsedAt:
-      workspace === null ? null : timeOrNull(writes.workspace?.lastUsedAt ?? workspace.lastUsedAt),
-    writes,
-  });
+  ): HeartbeatModelResult => {
+    const deadline = build === null ? null : timeOrNull(writes.build?.deadline ?? build.deadline);
+    return {
+      outcome,
+      workspaceId: workspace?.id ?? null,
+      deadline,
+      maxDeadline: build === null ? null : timeOrNull(build.maxDeadline),
+      lastUsedAt:
+        workspace === null
+          ? null
+          : timeOrNull(writes.workspace?.lastUsedAt ?? workspace.lastUsedAt),
+      nextHeartbeatSeconds: nextHeartbeatSeconds(outcome, deadline, interval, now),
+      writes,
+    };
+  };
 
   if (chat.archived) return finish("chat_archived");
   if (workspace === null) return finish("no_workspace");
@@ -225,7 +265,7 @@ export function heartbeat(
   }
   if (workspace.template.activityBump <= 0n) return withoutBump("bump_disabled");
   if (build.deadline === ZERO_TIME) return withoutBump("no_autostop");
-  const { interval } = bumpInterval(workspace, now);
+  interval = bumpInterval(workspace, now).interval;
   if (interval <= 0n) return withoutBump("bump_disabled");
   if (!isDue(build.deadline, interval, now)) return withoutBump("not_due");
 

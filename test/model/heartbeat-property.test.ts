@@ -70,7 +70,14 @@ type NextStartSpec =
   | { kind: "nowEdge"; delta: Delta }
   | { kind: "bumpEdge"; delta: Delta }
   | Offset;
-type DeadlineSpec = { kind: "zero" } | { kind: "guardEdge"; delta: Delta } | Offset;
+type DeadlineSpec =
+  | { kind: "zero" }
+  | { kind: "guardEdge"; delta: Delta }
+  // The guard opens in a whole number of seconds ± delta: where the pacing hint rounds up.
+  | { kind: "hintEdge"; seconds: bigint; delta: Delta }
+  // 60 s + a whole number of seconds ± delta ahead: where the hint's deadline cap floors.
+  | { kind: "capEdge"; seconds: bigint; delta: Delta }
+  | Offset;
 type MaxDeadlineSpec =
   | { kind: "zero" }
   | { kind: "deadline" }
@@ -139,6 +146,18 @@ const nextStartSpec: fc.Arbitrary<NextStartSpec> = fc.oneof(
 const deadlineSpec: fc.Arbitrary<DeadlineSpec> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: "zero" as const }) },
   { weight: 4, arbitrary: delta.map((d) => ({ kind: "guardEdge" as const, delta: d })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.bigInt(-2n, 320n), delta)
+      .map(([seconds, d]) => ({ kind: "hintEdge" as const, seconds, delta: d })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.bigInt(-62n, 320n), delta)
+      .map(([seconds, d]) => ({ kind: "capEdge" as const, seconds, delta: d })),
+  },
   { weight: 3, arbitrary: offset(-HOUR, 3n * HOUR) },
 );
 
@@ -297,7 +316,11 @@ function resolve(s: Scenario, now: Micros): Resolved {
         ? ZERO_TIME
         : b.deadline.kind === "guardEdge"
           ? now + (95n * interval) / 100n + b.deadline.delta
-          : now + b.deadline.us;
+          : b.deadline.kind === "hintEdge"
+            ? now + (95n * interval) / 100n + b.deadline.seconds * SECOND + b.deadline.delta
+            : b.deadline.kind === "capEdge"
+              ? now + (60n + b.deadline.seconds) * SECOND + b.deadline.delta
+              : now + b.deadline.us;
     let maxDeadline: Micros;
     if (deadline === ZERO_TIME || b.maxDeadline.kind === "zero") maxDeadline = ZERO_TIME;
     else if (b.maxDeadline.kind === "deadline") maxDeadline = deadline;
@@ -591,6 +614,7 @@ describe("heartbeat.sql agrees with the model of SPEC §2", () => {
               deadline: formatInstant(model.deadline),
               maxDeadline: formatInstant(model.maxDeadline),
               lastUsedAt: formatInstant(model.lastUsedAt),
+              nextHeartbeatSeconds: model.nextHeartbeatSeconds,
             },
       );
       expect(actualRows(before, after), context).toEqual(expectedRows(before, r, model));

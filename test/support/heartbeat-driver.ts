@@ -11,6 +11,7 @@ export interface HeartbeatResult {
   deadline: string | null;
   maxDeadline: string | null;
   lastUsedAt: string | null;
+  nextHeartbeatSeconds: number;
 }
 
 /**
@@ -53,6 +54,7 @@ export function pgHeartbeatDriver(
           deadline_ms: number(row.deadline_ms),
           max_deadline_ms: number(row.max_deadline_ms),
           last_used_at_ms: number(row.last_used_at_ms),
+          next_heartbeat_seconds: number(row.next_heartbeat_seconds),
         }),
       );
     },

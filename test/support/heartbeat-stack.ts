@@ -104,9 +104,13 @@ export function handlerHeartbeatDriver(stack: HeartbeatStack): HeartbeatDriver &
       if (response.status !== 200) {
         throw new Error(`heartbeat answered ${response.status}: ${JSON.stringify(response.body)}`);
       }
-      const { outcome, workspaceId, deadline, maxDeadline, lastUsedAt } =
+      const { outcome, workspaceId, deadline, maxDeadline, lastUsedAt, nextHeartbeatSeconds } =
         response.body as HeartbeatResult;
-      return { outcome, workspaceId, deadline, maxDeadline, lastUsedAt };
+      // The header carries the same hint as the body.
+      if (response.headers["x-poll-interval"] !== String(nextHeartbeatSeconds)) {
+        throw new Error(`X-Poll-Interval ${response.headers["x-poll-interval"]} ≠ body`);
+      }
+      return { outcome, workspaceId, deadline, maxDeadline, lastUsedAt, nextHeartbeatSeconds };
     },
     close: () => stack.stop(),
   };

@@ -23,4 +23,6 @@ export interface HeartbeatReport {
   deadline: string | null;
   maxDeadline: string | null;
   lastUsedAt: string | null;
+  /** When the next heartbeat can matter, in whole seconds (15–300): the pacing hint. */
+  nextHeartbeatSeconds: number;
 }

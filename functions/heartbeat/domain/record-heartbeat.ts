@@ -1,6 +1,6 @@
 import { authorizeHeartbeat } from "../auth/authorize.ts";
 import type { ChatTokenClaims } from "../auth/chat-token.ts";
-import type { HeartbeatOutcome, HeartbeatReport } from "./outcomes.ts";
+import type { HeartbeatReport } from "./outcomes.ts";
 
 /** The chat does not exist or belongs to someone else; the two are deliberately alike (SPEC §2). */
 export class ChatNotFoundError extends Error {
@@ -12,13 +12,10 @@ export class ChatNotFoundError extends Error {
 
 export interface HeartbeatStore {
   /** Runs the activity-bump statement; null when the user owns no chat with this id. */
-  beat(request: { chatId: string; userId: string }): Promise<{
-    outcome: HeartbeatOutcome;
-    workspaceId: string | null;
-    deadline: string | null;
-    maxDeadline: string | null;
-    lastUsedAt: string | null;
-  } | null>;
+  beat(request: {
+    chatId: string;
+    userId: string;
+  }): Promise<Omit<HeartbeatReport, "chatId"> | null>;
 }
 
 export interface ChatTokenVerifier {
