@@ -42,6 +42,7 @@ describe("200", () => {
     });
     expect(response.status).toBe(200);
     expect(response.headers["content-type"]).toBe("application/json");
+    expect(response.headers["x-poll-interval"]).toBe("180");
     const build = await readBuild(stack.db.pool, seeded.buildId);
     expect(response.body).toEqual({
       chatId: seeded.chatId,
@@ -50,6 +51,8 @@ describe("200", () => {
       deadline: build.deadline?.toISOString(),
       maxDeadline: null,
       lastUsedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      // A fresh 1 h bump: the guard opens again in 0.05 h.
+      nextHeartbeatSeconds: 180,
     });
     expect(stack.dataApi.stats().executeStatement).toBe(1);
   });
