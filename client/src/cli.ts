@@ -15,7 +15,7 @@ import {
   type StopReason,
   startHeartbeat,
   type TokenProvider,
-} from "./heartbeat.ts";
+} from "./index.ts";
 
 export const USAGE = `Usage: chat-heartbeat beat --url <base-url> --chat <chat-uuid>
                            (--token <jwt> | --token-cmd "<shell command printing a token>")

@@ -12,7 +12,7 @@ import {
   runCli,
   UsageError,
 } from "../src/cli.ts";
-import { HeartbeatError, type StopReason } from "../src/heartbeat.ts";
+import { HeartbeatError, type StopReason } from "../src/index.ts";
 import { apiError, CHAT_ID, FakeApi, FakeClock, heartbeatBody, ok, settle } from "./fakes.ts";
 
 const URL_ARGS = ["--url", "http://127.0.0.1:3000", "--chat", CHAT_ID];

@@ -1,4 +1,4 @@
-import type { Clock, FetchLike } from "../src/heartbeat.ts";
+import type { Clock, FetchLike } from "../src/index.ts";
 
 /** Lets every queued promise continuation run (one macrotask drains the whole microtask queue). */
 export function settle(): Promise<void> {
