@@ -7,20 +7,29 @@
 import { retryDelay } from "./backoff.ts";
 import { HeartbeatError, type HeartbeatFailure } from "./errors.ts";
 import { resolveOptions } from "./options.ts";
-import { jitteredInterval } from "./pacing.ts";
+import { nextPace } from "./pacing.ts";
 import {
   type Attempt,
   classifyStatus,
   describeHttpError,
   parseHeartbeatResponse,
+  readPaceHint,
 } from "./response.ts";
-import type { HeartbeatHandle, HeartbeatOptions, HeartbeatResponse, StopReason } from "./types.ts";
+import type {
+  BeatSchedule,
+  HeartbeatHandle,
+  HeartbeatOptions,
+  HeartbeatResponse,
+  StopReason,
+} from "./types.ts";
 
 const ABORTED = Symbol("aborted");
 
 /**
- * Starts heartbeating: the first beat at once, then one per jittered `intervalMs`, never two
- * requests in flight. See {@link HeartbeatOptions} and {@link StopReason}.
+ * Starts heartbeating: the first beat at once, then each beat when the server's pacing hint says
+ * (bounded by `minIntervalMs`/`maxIntervalMs`, jittered only downwards), or one per jittered
+ * `intervalMs` when the server sends none; never two requests in flight. See
+ * {@link HeartbeatOptions} and {@link StopReason}.
  */
 export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
   const {
@@ -28,6 +37,8 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
     hasProvider,
     tokenProvider,
     intervalMs,
+    minIntervalMs,
+    maxIntervalMs,
     requestTimeoutMs,
     backoffBaseMs,
     backoffCapMs,
@@ -38,6 +49,8 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
   } = resolveOptions(options);
 
   let lastResponse: HeartbeatResponse | undefined;
+  /** `clock.now()` at which the pending sleep ends; null while no sleep is pending. */
+  let nextBeatAtMs: number | null = null;
   let stopReason: StopReason | undefined;
   const lifetime = new AbortController();
 
@@ -94,6 +107,7 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
       timedOut = true;
       request.abort();
     }, requestTimeoutMs);
+    const sentAt = clock.now();
     try {
       const response = await fetchImpl(url, {
         method: "POST",
@@ -109,7 +123,13 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
       const text = await response.text();
       if (response.status === 200) {
         try {
-          return { kind: "success", response: parseHeartbeatResponse(text) };
+          const body = parseHeartbeatResponse(text);
+          return {
+            kind: "success",
+            response: body,
+            hint: readPaceHint(body, response.headers),
+            sentAt,
+          };
         } catch (error) {
           const message = `malformed heartbeat response: ${(error as Error).message}`;
           return {
@@ -162,8 +182,14 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
     let delayMs: number | null = null;
     let failuresInARow = 0;
     let unauthorizedInARow = 0;
+    /** Sets the wait before the next attempt (null: at once) and what `nextBeatAt` shows. */
+    const waitFor = (ms: number | null): void => {
+      delayMs = ms;
+      nextBeatAtMs = ms === null ? null : clock.now() + ms;
+    };
     while (!lifetime.signal.aborted) {
       if (delayMs !== null) await sleep(delayMs);
+      nextBeatAtMs = null;
       if (lifetime.signal.aborted) break;
       const result = await attempt();
       if (result.kind === "aborted" || lifetime.signal.aborted) break;
@@ -172,16 +198,28 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
         case "success": {
           failuresInARow = 0;
           lastResponse = result.response;
-          delayMs = jitteredInterval(intervalMs, random);
+          const pace = nextPace(result.hint, { intervalMs, minIntervalMs, maxIntervalMs, random });
+          // A hint counts from the server's "now", which lies between sending and receiving: count
+          // it from the send, so a slow answer cannot make the next beat late. A request slower
+          // than the whole delay is followed at once (through the timer, like a 0 ms backoff). The
+          // fixed interval of older servers keeps counting from the answer, as it always has.
+          const dueAt = (pace.source === "interval" ? clock.now() : result.sentAt) + pace.delayMs;
+          waitFor(options.once ? null : Math.max(0, dueAt - clock.now()));
+          const schedule: BeatSchedule = {
+            nextBeatAt: nextBeatAtMs === null ? null : new Date(nextBeatAtMs),
+            delayMs,
+            source: pace.source,
+            hintSeconds: pace.hintSeconds,
+          };
           try {
-            options.onOutcome(result.response);
+            options.onOutcome(result.response, schedule);
           } catch (error) {
             const failure: HeartbeatFailure = {
               kind: "callback",
               message: "onOutcome threw",
               cause: error,
             };
-            report(new HeartbeatError(failure, options.once ? null : delayMs));
+            report(new HeartbeatError(failure, delayMs));
           }
           if (options.once) halt("completed");
           break;
@@ -196,7 +234,7 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
           }
           report(new HeartbeatError(result.failure, 0));
           refreshDue = true;
-          delayMs = null;
+          waitFor(null);
           break;
         }
         case "fatal": {
@@ -211,12 +249,16 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
             halt("unavailable");
             break;
           }
-          delayMs = retryDelay(
-            failuresInARow - 1,
-            result.failure.retryAfterMs,
-            random,
-            backoffBaseMs,
-            backoffCapMs,
+          // Retry-After and the backoff alone decide this wait: a hint only ever comes with a 200,
+          // so it can never shorten the wait a 503/429 asked for.
+          waitFor(
+            retryDelay(
+              failuresInARow - 1,
+              result.failure.retryAfterMs,
+              random,
+              backoffBaseMs,
+              backoffCapMs,
+            ),
           );
           report(new HeartbeatError(result.failure, delayMs));
           break;
@@ -249,6 +291,9 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
     },
     get lastResponse() {
       return lastResponse;
+    },
+    get nextBeatAt() {
+      return stopReason !== undefined || nextBeatAtMs === null ? null : new Date(nextBeatAtMs);
     },
     stopped,
   };

@@ -1,6 +1,6 @@
 /** Validates `HeartbeatOptions` and fills in the defaults, once, before the loop starts. */
 import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from "./backoff.ts";
-import { DEFAULT_INTERVAL_MS } from "./pacing.ts";
+import { DEFAULT_INTERVAL_MS, DEFAULT_MAX_INTERVAL_MS, DEFAULT_MIN_INTERVAL_MS } from "./pacing.ts";
 import type { Clock, FetchLike, HeartbeatOptions, TokenProvider } from "./types.ts";
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -12,6 +12,8 @@ export interface ResolvedOptions {
   hasProvider: boolean;
   tokenProvider: TokenProvider;
   intervalMs: number;
+  minIntervalMs: number;
+  maxIntervalMs: number;
   requestTimeoutMs: number;
   backoffBaseMs: number;
   backoffCapMs: number;
@@ -43,6 +45,13 @@ export function resolveOptions(options: HeartbeatOptions): ResolvedOptions {
   if (hasToken === hasProvider) throw new TypeError("pass exactly one of token and getToken");
   if (!options.chatId) throw new TypeError("chatId is required");
   const intervalMs = positive("intervalMs", options.intervalMs ?? DEFAULT_INTERVAL_MS);
+  const minIntervalMs = positive("minIntervalMs", options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS);
+  const maxIntervalMs = positive("maxIntervalMs", options.maxIntervalMs ?? DEFAULT_MAX_INTERVAL_MS);
+  if (minIntervalMs > maxIntervalMs) {
+    throw new RangeError(
+      `minIntervalMs (${minIntervalMs}) must not exceed maxIntervalMs (${maxIntervalMs})`,
+    );
+  }
   const requestTimeoutMs = positive(
     "requestTimeoutMs",
     options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
@@ -59,6 +68,8 @@ export function resolveOptions(options: HeartbeatOptions): ResolvedOptions {
     hasProvider,
     tokenProvider: options.getToken ?? ((): string => options.token as string),
     intervalMs,
+    minIntervalMs,
+    maxIntervalMs,
     requestTimeoutMs,
     backoffBaseMs,
     backoffCapMs,

@@ -44,7 +44,8 @@ export function parseHeartbeatResponse(text: string): HeartbeatResponse {
     throw new TypeError("response body is not JSON");
   }
   if (!isRecord(body)) throw new TypeError("response body is not a JSON object");
-  const { chatId, workspaceId, outcome, deadline, maxDeadline, lastUsedAt } = body;
+  const { chatId, workspaceId, outcome, deadline, maxDeadline, lastUsedAt, nextHeartbeatSeconds } =
+    body;
   if (typeof chatId !== "string" || chatId === "") throw new TypeError("chatId is missing");
   if (workspaceId !== null && typeof workspaceId !== "string") {
     throw new TypeError("workspaceId is neither a string nor null");
@@ -55,7 +56,7 @@ export function parseHeartbeatResponse(text: string): HeartbeatResponse {
   for (const [name, value] of Object.entries({ deadline, maxDeadline, lastUsedAt })) {
     if (!isNullableTime(value)) throw new TypeError(`${name} is neither a time nor null`);
   }
-  return {
+  const response: HeartbeatResponse = {
     chatId,
     workspaceId,
     outcome: outcome as HeartbeatOutcome,
@@ -63,11 +64,55 @@ export function parseHeartbeatResponse(text: string): HeartbeatResponse {
     maxDeadline: maxDeadline as string | null,
     lastUsedAt: lastUsedAt as string | null,
   };
+  // The pacing hint is advice, not part of the contract older servers honour: a missing or invalid
+  // one is left out (the loop then falls back to X-Poll-Interval or its own interval), never an error.
+  if (isHintSeconds(nextHeartbeatSeconds)) response.nextHeartbeatSeconds = nextHeartbeatSeconds;
+  return response;
+}
+
+/** A usable pacing hint: a positive whole number of seconds (SPEC §3 sends 15–300). */
+function isHintSeconds(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
+}
+
+/**
+ * Seconds an `X-Poll-Interval` header asks for (a positive integer, GitHub's polling convention);
+ * undefined when absent, zero or not a plain integer.
+ */
+export function parsePollInterval(value: string | null | undefined): number | undefined {
+  const text = value?.trim();
+  if (!text || !/^\d+$/.test(text)) return undefined;
+  const seconds = Number(text);
+  return isHintSeconds(seconds) ? seconds : undefined;
+}
+
+/** The server's pacing hint of one 200 answer, and where it was read. */
+export interface PaceHint {
+  seconds: number;
+  source: "body" | "header";
+}
+
+/**
+ * The hint of a 200: the body's `nextHeartbeatSeconds`, else the `X-Poll-Interval` header (the same
+ * value, SPEC §3), else undefined (an older server: the loop keeps its own interval).
+ */
+export function readPaceHint(response: HeartbeatResponse, headers: Headers): PaceHint | undefined {
+  if (response.nextHeartbeatSeconds !== undefined) {
+    return { seconds: response.nextHeartbeatSeconds, source: "body" };
+  }
+  const seconds = parsePollInterval(headers.get("x-poll-interval"));
+  return seconds === undefined ? undefined : { seconds, source: "header" };
 }
 
 /** What one attempt came to, before the loop decides what to do next. */
 export type Attempt =
-  | { kind: "success"; response: HeartbeatResponse }
+  | {
+      kind: "success";
+      response: HeartbeatResponse;
+      hint: PaceHint | undefined;
+      /** `clock.now()` just before the request went out: hinted delays count from here. */
+      sentAt: number;
+    }
   | { kind: "unauthorized"; failure: HeartbeatFailure }
   | { kind: "fatal"; reason: StopReason; failure: HeartbeatFailure }
   | { kind: "retryable"; failure: HeartbeatFailure }

@@ -25,6 +25,26 @@ export interface HeartbeatResponse {
   deadline: string | null;
   maxDeadline: string | null;
   lastUsedAt: string | null;
+  /**
+   * Seconds until the next heartbeat can matter (SPEC §3: an integer, 15–300). Absent when the
+   * server is older or sent no usable value (not a positive integer).
+   */
+  nextHeartbeatSeconds?: number;
+}
+
+/** What the loop decided after a 200, passed to `onOutcome` next to the body. */
+export interface BeatSchedule {
+  /** When the next beat will be sent; null when none will be (`once`). */
+  nextBeatAt: Date | null;
+  /** Milliseconds from now until then; null with `nextBeatAt`. */
+  delayMs: number | null;
+  /**
+   * What set the pace: the body's `nextHeartbeatSeconds`, the `X-Poll-Interval` header, or
+   * `intervalMs` because the answer carried no usable hint.
+   */
+  source: "body" | "header" | "interval";
+  /** The server's hint as received, in seconds (before clamping and jitter); null for `interval`. */
+  hintSeconds: number | null;
 }
 
 /**
@@ -63,12 +83,25 @@ interface HeartbeatOptionsBase {
   /** API base URL, including any stage path, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com`. */
   baseUrl: string;
   chatId: string;
-  /** Time between successful beats, jittered by ±10 %. Default 30 000. */
+  /**
+   * Time between successful beats when the server sends no pacing hint (an older server), jittered
+   * by ±10 %. Default 30 000. Not bounded by `minIntervalMs`/`maxIntervalMs`, which apply to hints.
+   */
   intervalMs?: number;
+  /**
+   * Lower bound for a hinted delay (the server's `nextHeartbeatSeconds` or `X-Poll-Interval`):
+   * a hint below it is raised to it. Default 15 000 (SPEC §3's smallest hint).
+   */
+  minIntervalMs?: number;
+  /**
+   * Upper bound for a hinted delay: a hint above it is lowered to it. Default 300 000 (SPEC §3's
+   * largest hint). Must not be below `minIntervalMs`.
+   */
+  maxIntervalMs?: number;
   /** Aborting it stops the loop (reason `aborted`) and cancels any request in flight. */
   signal?: AbortSignal;
-  /** Called with every 200 body. */
-  onOutcome: (response: HeartbeatResponse) => void;
+  /** Called with every 200 body, and when the next beat will be sent. */
+  onOutcome: (response: HeartbeatResponse, schedule: BeatSchedule) => void;
   /** Called with every failed attempt, whether it is retried or ends the loop. */
   onError?: (error: HeartbeatError) => void;
   /** Stop (reason `completed`) after the first successful beat. */
@@ -97,6 +130,11 @@ export interface HeartbeatHandle {
   readonly lastDeadline: Date | null;
   /** The latest 200 body. */
   readonly lastResponse: HeartbeatResponse | undefined;
+  /**
+   * When the next request (a beat, or a retry after a failure) will be sent; null before the first
+   * one has settled, while a request is under way or about to go, and once the loop has ended.
+   */
+  readonly nextBeatAt: Date | null;
   /** Resolves (never rejects) with the reason once the loop has ended. */
   readonly stopped: Promise<StopReason>;
 }
