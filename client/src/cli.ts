@@ -1,6 +1,7 @@
 /**
  * `chat-heartbeat beat --url <base> --chat <uuid> (--token <jwt> | --token-cmd "<cmd>")
- * [--interval 30s] [--once]` — keeps one chat's workspace alive from a terminal or a script.
+ * [--interval 30s] [--min-interval 15s] [--max-interval 5m] [--once]` — keeps one chat's workspace
+ * alive from a terminal or a script.
  * Exit codes are documented in client/README.md and in {@link EXIT_CODES}.
  */
 import { exec } from "node:child_process";
@@ -15,19 +16,23 @@ import {
   type StopReason,
   startHeartbeat,
   type TokenProvider,
-} from "./heartbeat.ts";
+} from "./index.ts";
 
 export const USAGE = `Usage: chat-heartbeat beat --url <base-url> --chat <chat-uuid>
                            (--token <jwt> | --token-cmd "<shell command printing a token>")
-                           [--interval 30s] [--once]
+                           [--interval 30s] [--min-interval 15s] [--max-interval 5m] [--once]
 
-  --url        API base URL, e.g. http://127.0.0.1:3000
-  --chat       the chat id (UUID)
-  --token      bearer token (visible in the process list; prefer --token-cmd)
-  --token-cmd  shell command printing a token; re-run when the API answers 401
-  --interval   time between beats: 30s (default), 500ms, 2m, 1h or plain seconds; at least 1s
-  --once       send one heartbeat (retrying 503/5xx a few times) and exit
-  -h, --help   show this help`;
+  --url           API base URL, e.g. http://127.0.0.1:3000
+  --chat          the chat id (UUID)
+  --token         bearer token (visible in the process list; prefer --token-cmd)
+  --token-cmd     shell command printing a token; re-run when the API answers 401
+  --interval      time between beats when the server sends no pacing hint (an older server):
+                  30s (default), 500ms, 2m, 1h or plain seconds; at least 1s
+  --min-interval  never follow a server hint sooner than this (default 15s; at least 1s)
+  --max-interval  never follow a server hint later than this (default 5m; not below
+                  --min-interval); set both to one value to pin the pace
+  --once          send one heartbeat (retrying 503/5xx a few times) and exit
+  -h, --help      show this help`;
 
 export const EXIT_CODES = {
   ok: 0,
@@ -53,13 +58,30 @@ export type CliCommand =
       chatId: string;
       token: { kind: "literal"; value: string } | { kind: "command"; command: string };
       intervalMs: number;
+      minIntervalMs: number;
+      maxIntervalMs: number;
       once: boolean;
     };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
-const MIN_INTERVAL_MS = 1_000;
+/** The shortest `--interval`, `--min-interval` and `--max-interval` the CLI accepts. */
+const SHORTEST_INTERVAL_MS = 1_000;
+const DEFAULT_MIN_INTERVAL = "15s";
+const DEFAULT_MAX_INTERVAL = "5m";
+
+/** Parses a duration flag that must be at least 1 s. */
+function intervalFlag(name: string, text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`--${name}: ${(error as Error).message}`);
+  }
+  if (ms < SHORTEST_INTERVAL_MS) throw new UsageError(`--${name} must be at least 1s`);
+  return ms;
+}
 
 /** `30s`, `500ms`, `2m`, `1h`, or a plain number of seconds → milliseconds. */
 export function parseDuration(text: string): number {
@@ -110,8 +132,18 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     throw new UsageError(token.kind === "literal" ? "--token is empty" : "--token-cmd is empty");
   }
 
-  const intervalMs = parseDuration(values.interval ?? "30s");
-  if (intervalMs < MIN_INTERVAL_MS) throw new UsageError("--interval must be at least 1s");
+  const intervalMs = intervalFlag("interval", values.interval ?? "30s");
+  const minText = values["min-interval"] ?? DEFAULT_MIN_INTERVAL;
+  const maxText = values["max-interval"] ?? DEFAULT_MAX_INTERVAL;
+  const minIntervalMs = intervalFlag("min-interval", minText);
+  const maxIntervalMs = intervalFlag("max-interval", maxText);
+  if (minIntervalMs > maxIntervalMs) {
+    const given = (flag: string, text: string | undefined, fallback: string): string =>
+      `--${flag} ${text ?? `${fallback} (default)`}`;
+    throw new UsageError(
+      `${given("min-interval", values["min-interval"], DEFAULT_MIN_INTERVAL)} exceeds ${given("max-interval", values["max-interval"], DEFAULT_MAX_INTERVAL)}`,
+    );
+  }
 
   return {
     kind: "beat",
@@ -119,6 +151,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     chatId: values.chat,
     token,
     intervalMs,
+    minIntervalMs,
+    maxIntervalMs,
     once: values.once ?? false,
   };
 }
@@ -134,15 +168,25 @@ function parseOptions(argv: readonly string[]) {
       token: { type: "string" },
       "token-cmd": { type: "string" },
       interval: { type: "string" },
+      "min-interval": { type: "string" },
+      "max-interval": { type: "string" },
       once: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
 }
 
-/** One stdout line per outcome: `<now> <outcome> deadline=<iso|none>`. */
-export function formatOutcomeLine(at: Date, response: HeartbeatResponse): string {
-  return `${at.toISOString()} ${response.outcome} deadline=${response.deadline ?? "none"}`;
+/**
+ * One stdout line per outcome: `<now> <outcome> deadline=<iso|none> next=<iso|none>`, `next` being
+ * when the next beat will be sent (none with `--once`).
+ */
+export function formatOutcomeLine(
+  at: Date,
+  response: HeartbeatResponse,
+  nextBeatAt: Date | null,
+): string {
+  const next = nextBeatAt?.toISOString() ?? "none";
+  return `${at.toISOString()} ${response.outcome} deadline=${response.deadline ?? "none"} next=${next}`;
 }
 
 /** One stderr line per failed attempt, saying whether and when it is retried. */
@@ -236,13 +280,16 @@ export async function runCli(argv: readonly string[], deps: CliDependencies): Pr
     baseUrl: command.baseUrl,
     chatId: command.chatId,
     intervalMs: command.intervalMs,
+    minIntervalMs: command.minIntervalMs,
+    maxIntervalMs: command.maxIntervalMs,
     once: command.once,
     maxRetries: command.once ? ONCE_MAX_RETRIES : undefined,
     signal: deps.signal,
     fetch: deps.fetch,
     clock: deps.clock,
     random: deps.random,
-    onOutcome: (response) => deps.stdout(formatOutcomeLine(now(), response)),
+    onOutcome: (response, schedule) =>
+      deps.stdout(formatOutcomeLine(now(), response, schedule.nextBeatAt)),
     onError: (error) => deps.stderr(formatErrorLine(now(), error)),
   });
   const reason = await heartbeat.stopped;

@@ -1,25 +1,33 @@
 /** Public API of the chat-heartbeat client library (browser- and Node-safe; the CLI is separate). */
+export { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, fullJitterBackoff } from "./backoff.ts";
+export { HeartbeatError, type HeartbeatErrorKind, type HeartbeatFailure } from "./errors.ts";
+export { startHeartbeat } from "./heartbeat.ts";
+export { DEFAULT_REQUEST_TIMEOUT_MS } from "./options.ts";
 export {
-  type Clock,
-  DEFAULT_BACKOFF_BASE_MS,
-  DEFAULT_BACKOFF_CAP_MS,
   DEFAULT_INTERVAL_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_MAX_INTERVAL_MS,
+  DEFAULT_MIN_INTERVAL_MS,
+  HINT_JITTER,
+  hintedDelay,
+  INTERVAL_JITTER,
+  jitteredInterval,
+} from "./pacing.ts";
+export {
+  type PaceHint,
+  parseHeartbeatResponse,
+  parsePollInterval,
+  parseRetryAfter,
+  readPaceHint,
+} from "./response.ts";
+export {
+  type BeatSchedule,
+  type Clock,
   type FetchLike,
-  fullJitterBackoff,
   HEARTBEAT_OUTCOMES,
-  HeartbeatError,
-  type HeartbeatErrorKind,
-  type HeartbeatFailure,
   type HeartbeatHandle,
   type HeartbeatOptions,
   type HeartbeatOutcome,
   type HeartbeatResponse,
-  INTERVAL_JITTER,
-  jitteredInterval,
-  parseHeartbeatResponse,
-  parseRetryAfter,
   type StopReason,
-  startHeartbeat,
   type TokenProvider,
-} from "./heartbeat.ts";
+} from "./types.ts";

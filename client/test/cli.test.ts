@@ -12,7 +12,7 @@ import {
   runCli,
   UsageError,
 } from "../src/cli.ts";
-import { HeartbeatError, type StopReason } from "../src/heartbeat.ts";
+import { HeartbeatError, type StopReason } from "../src/index.ts";
 import { apiError, CHAT_ID, FakeApi, FakeClock, heartbeatBody, ok, settle } from "./fakes.ts";
 
 const URL_ARGS = ["--url", "http://127.0.0.1:3000", "--chat", CHAT_ID];
@@ -44,16 +44,34 @@ describe("parseCliArgs", () => {
       chatId: CHAT_ID,
       token: { kind: "literal", value: "jwt" },
       intervalMs: 120_000,
+      minIntervalMs: 15_000,
+      maxIntervalMs: 300_000,
       once: true,
     });
   });
 
-  it("defaults to a 30 s interval and keeps beating", () => {
+  it("defaults to a 30 s interval, hints bounded to [15 s, 5 min], and keeps beating", () => {
     const command = parseCliArgs(["beat", ...URL_ARGS, "--token-cmd", "npm run -s token"]);
     expect(command).toMatchObject({
       token: { kind: "command", command: "npm run -s token" },
       intervalMs: 30_000,
+      minIntervalMs: 15_000,
+      maxIntervalMs: 300_000,
       once: false,
+    });
+  });
+
+  it("reads --min-interval and --max-interval with the --interval duration syntax", () => {
+    const argv = ["beat", ...URL_ARGS, "--token", "t", "--min-interval", "1m", "--max-interval"];
+    expect(parseCliArgs([...argv, "90"])).toMatchObject({
+      minIntervalMs: 60_000,
+      maxIntervalMs: 90_000,
+    });
+    // Equal bounds pin the pace; an --interval outside them is fine (it only serves hint-less servers).
+    expect(parseCliArgs([...argv, "1m", "--interval", "10s"])).toMatchObject({
+      intervalMs: 10_000,
+      minIntervalMs: 60_000,
+      maxIntervalMs: 60_000,
     });
   });
 
@@ -87,6 +105,36 @@ describe("parseCliArgs", () => {
     ],
     ["an empty token", ["beat", ...URL_ARGS, "--token", " "], /--token is empty/],
     ["a too short interval", ["beat", ...URL_ARGS, "--token", "t", "--interval", "500ms"], /1s/],
+    [
+      "a too short --min-interval",
+      ["beat", ...URL_ARGS, "--token", "t", "--min-interval", "500ms"],
+      /--min-interval must be at least 1s/,
+    ],
+    [
+      "a too short --max-interval",
+      ["beat", ...URL_ARGS, "--token", "t", "--max-interval", "0"],
+      /--max-interval must be at least 1s/,
+    ],
+    [
+      "a malformed --max-interval",
+      ["beat", ...URL_ARGS, "--token", "t", "--max-interval", "5 minutes"],
+      /--max-interval: not a duration/,
+    ],
+    [
+      "--min-interval above --max-interval",
+      ["beat", ...URL_ARGS, "--token", "t", "--min-interval", "2m", "--max-interval", "1m"],
+      /--min-interval 2m exceeds --max-interval 1m$/,
+    ],
+    [
+      "--min-interval above the default --max-interval",
+      ["beat", ...URL_ARGS, "--token", "t", "--min-interval", "10m"],
+      /--min-interval 10m exceeds --max-interval 5m \(default\)$/,
+    ],
+    [
+      "--max-interval below the default --min-interval",
+      ["beat", ...URL_ARGS, "--token", "t", "--max-interval", "10s"],
+      /--min-interval 15s \(default\) exceeds --max-interval 10s$/,
+    ],
     ["an unknown option", ["beat", ...URL_ARGS, "--token", "t", "--forever"], /--forever/],
     ["an option without value", ["beat", ...URL_ARGS, "--token"], /--token/],
   ])("rejects %s", (_name, argv, message) => {
@@ -98,14 +146,15 @@ describe("parseCliArgs", () => {
 describe("output", () => {
   const at = new Date("2026-11-25T10:00:00.000Z");
 
-  it("prints one line per outcome", () => {
+  it("prints one line per outcome, with the next beat time", () => {
     const response = heartbeatBody({ deadline: "2026-11-25T11:00:00.000Z" });
-    expect(formatOutcomeLine(at, response as never)).toBe(
-      "2026-11-25T10:00:00.000Z bumped deadline=2026-11-25T11:00:00.000Z",
+    const next = new Date("2026-11-25T10:03:00.000Z");
+    expect(formatOutcomeLine(at, response as never, next)).toBe(
+      "2026-11-25T10:00:00.000Z bumped deadline=2026-11-25T11:00:00.000Z next=2026-11-25T10:03:00.000Z",
     );
     const idle = heartbeatBody({ outcome: "chat_idle", deadline: null });
-    expect(formatOutcomeLine(at, idle as never)).toBe(
-      "2026-11-25T10:00:00.000Z chat_idle deadline=none",
+    expect(formatOutcomeLine(at, idle as never, null)).toBe(
+      "2026-11-25T10:00:00.000Z chat_idle deadline=none next=none",
     );
   });
 
@@ -198,7 +247,9 @@ describe("runCli", () => {
       runCli(["beat", ...URL_ARGS, "--token", "t", "--once"], deps),
     );
     expect(exitCode).toBe(0);
-    expect(stdout).toEqual(["2026-11-25T10:00:00.000Z bumped deadline=2026-11-25T11:00:00.000Z"]);
+    expect(stdout).toEqual([
+      "2026-11-25T10:00:00.000Z bumped deadline=2026-11-25T11:00:00.000Z next=none",
+    ]);
     expect(stderr).toEqual([]);
     expect(api.calls).toHaveLength(1);
   });
@@ -241,6 +292,47 @@ describe("runCli", () => {
     controller.abort();
     expect(await run).toBe(0);
     expect(stdout).toHaveLength(3);
+  });
+
+  it("prints when the next beat goes out, following the server's hint", async () => {
+    const api = new FakeApi().reply(
+      ok({ nextHeartbeatSeconds: 180 }),
+      ok({ outcome: "not_due" }, { "X-Poll-Interval": "60" }),
+      ok({ outcome: "not_due" }),
+    );
+    const controller = new AbortController();
+    const { clock, stdout, deps } = cli(api, { signal: controller.signal, random: () => 0 });
+    const run = runCli(["beat", ...URL_ARGS, "--token", "t"], deps);
+    await settle();
+    await clock.runNext();
+    await clock.runNext();
+    controller.abort();
+    expect(await run).toBe(0);
+    expect(stdout).toEqual([
+      "2026-11-25T10:00:00.000Z bumped deadline=2026-11-25T11:00:00.000Z next=2026-11-25T10:03:00.000Z",
+      "2026-11-25T10:03:00.000Z not_due deadline=2026-11-25T11:00:00.000Z next=2026-11-25T10:04:00.000Z",
+      // No hint (an older server): the 30 s --interval.
+      "2026-11-25T10:04:00.000Z not_due deadline=2026-11-25T11:00:00.000Z next=2026-11-25T10:04:27.000Z",
+    ]);
+  });
+
+  it("bounds the hint by --min-interval and --max-interval", async () => {
+    const api = new FakeApi().reply(
+      ok({ nextHeartbeatSeconds: 300 }),
+      ok({ outcome: "chat_idle", nextHeartbeatSeconds: 15 }),
+    );
+    const controller = new AbortController();
+    const { clock, stdout, deps } = cli(api, { signal: controller.signal, random: () => 0 });
+    const argv = ["beat", ...URL_ARGS, "--token", "t", "--min-interval", "1m", "--max-interval"];
+    const run = runCli([...argv, "2m"], deps);
+    await settle();
+    await clock.runNext();
+    controller.abort();
+    expect(await run).toBe(0);
+    expect(stdout.map((line) => line.split(" next=")[1])).toEqual([
+      "2026-11-25T10:02:00.000Z",
+      "2026-11-25T10:03:00.000Z",
+    ]);
   });
 
   it("prints usage and exits 1 on bad arguments", async () => {

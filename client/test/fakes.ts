@@ -1,4 +1,4 @@
-import type { Clock, FetchLike } from "../src/heartbeat.ts";
+import type { Clock, FetchLike } from "../src/index.ts";
 
 /** Lets every queued promise continuation run (one macrotask drains the whole microtask queue). */
 export function settle(): Promise<void> {
@@ -151,8 +151,15 @@ export function heartbeatBody(overrides: Record<string, unknown> = {}): Record<s
   };
 }
 
-export function ok(overrides: Record<string, unknown> = {}): Response {
-  return Response.json(heartbeatBody(overrides));
+/**
+ * A 200. The body has no `nextHeartbeatSeconds` unless an override adds one: an older server, so
+ * the loop keeps its fixed interval.
+ */
+export function ok(
+  overrides: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Response {
+  return Response.json(heartbeatBody(overrides), { headers });
 }
 
 /** A SPEC §3 error response. */

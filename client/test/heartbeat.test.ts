@@ -2,59 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import {
   fullJitterBackoff,
-  type HeartbeatError,
   type HeartbeatOptions,
-  type HeartbeatResponse,
   jitteredInterval,
   parseHeartbeatResponse,
   parseRetryAfter,
   startHeartbeat,
 } from "../src/index.ts";
-import {
-  apiError,
-  CHAT_ID,
-  FakeApi,
-  FakeClock,
-  heartbeatBody,
-  ok,
-  type Reply,
-  settle,
-} from "./fakes.ts";
-
-const BASE_URL = "https://api.example.test/prod/";
-const INTERVAL_MS = 30_000;
-
-/** Starts a heartbeat against a FakeApi on a FakeClock, recording what the callbacks saw. */
-function harness(
-  replies: Reply[] = [],
-  overrides: Partial<HeartbeatOptionsWithoutCredentials> & {
-    token?: string;
-    getToken?: HeartbeatOptions["getToken"];
-  } = {},
-) {
-  const clock = new FakeClock();
-  const api = new FakeApi().reply(...replies);
-  const outcomes: HeartbeatResponse[] = [];
-  const errors: HeartbeatError[] = [];
-  const credentials = overrides.getToken
-    ? { getToken: overrides.getToken }
-    : { token: overrides.token ?? "token-1" };
-  const handle = startHeartbeat({
-    baseUrl: BASE_URL,
-    chatId: CHAT_ID,
-    intervalMs: INTERVAL_MS,
-    fetch: api.fetch,
-    clock,
-    random: () => 0.5,
-    onOutcome: (response) => outcomes.push(response),
-    onError: (error) => errors.push(error),
-    ...overrides,
-    ...credentials,
-  } as HeartbeatOptions);
-  return { clock, api, outcomes, errors, handle };
-}
-
-type HeartbeatOptionsWithoutCredentials = Omit<HeartbeatOptions, "token" | "getToken">;
+import { apiError, CHAT_ID, FakeApi, FakeClock, heartbeatBody, ok, settle } from "./fakes.ts";
+import { BASE_URL, harness, INTERVAL_MS } from "./harness.ts";
 
 describe("jitteredInterval", () => {
   it("stays within ±10 % of the interval for any draw", () => {
