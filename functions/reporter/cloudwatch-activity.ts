@@ -46,16 +46,13 @@ export interface CloudWatchActivityOptions {
  * metrics that reported in the last two weeks, through the metric listing, which AWS documents to
  * lag a new metric by up to 15 minutes; an exact metric's data points are read as soon as they land.
  *
- * The SDK module is imported on the first check, not at cold start (the bundle keeps it external:
- * the Lambda runtime ships it), so the import costs nothing on runs that never check.
+ * The SDK is loaded on the first check, not at cold start (cloudwatch-sdk.ts; the bundle keeps it
+ * external: the Lambda runtime ships it).
  */
 export function createCloudWatchActivitySource(options: CloudWatchActivityOptions): ActivitySource {
-  let loaded: Promise<{
-    client: CloudWatchClient;
-    sdk: typeof import("@aws-sdk/client-cloudwatch");
-  }>;
+  let loaded: Promise<{ client: CloudWatchClient; sdk: typeof import("./cloudwatch-sdk.ts") }>;
   const load = async () => {
-    const sdk = await import("@aws-sdk/client-cloudwatch");
+    const sdk = await import("./cloudwatch-sdk.ts");
     const client = new sdk.CloudWatchClient({
       region: options.region,
       // Bounded: when CloudWatch is slow the run falls back to the database instead of waiting.
