@@ -139,6 +139,15 @@ beforeEach(async () => {
 });
 
 describe("an idle deployment", () => {
+  it("without the check, every hourly run opens a transaction: 96 Data API calls a day", async () => {
+    const handler = await reporter({ REPORT_SKIP_IDLE: "false" });
+    const perRun: number[] = [];
+    for (let hour = 0; hour < 24; hour++) perRun.push((await run(handler)).dataApiCalls);
+    // Begin, lock the watermark, commit, one prune batch: each run wakes a paused cluster.
+    expect(perRun).toEqual(Array(24).fill(4));
+    expect(cloudWatch.calls()).toBe(0);
+  });
+
   it("asks CloudWatch once, never calls the Data API, logs one line and counts the skip", async () => {
     const handler = await reporter();
     const skipped = await run(handler);
