@@ -10,7 +10,7 @@ import { createDataApiDatabase } from "../shared/database/data-api.ts";
 import { createObservability, METRIC, SERVICE } from "../shared/observability.ts";
 import { createCloudWatchActivitySource } from "./cloudwatch-activity.ts";
 import { checkIdle } from "./domain/idle-check.ts";
-import { reportCompleteWindows } from "./domain/report-complete-windows.ts";
+import { type ReportRun, reportCompleteWindows } from "./domain/report-complete-windows.ts";
 import type { Report } from "./domain/windows.ts";
 import { emitReport } from "./report-emitter.ts";
 import { createReportStore } from "./report-store.ts";
@@ -64,7 +64,7 @@ async function skipIdleRun(): Promise<boolean> {
 
 async function report(): Promise<Report> {
   if (await skipIdleRun()) return { windows: [] };
-  let run: Awaited<ReturnType<typeof reportCompleteWindows>>;
+  let run: ReportRun;
   try {
     run = await reportCompleteWindows(store, config);
   } catch (error) {
