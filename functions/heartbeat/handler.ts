@@ -12,7 +12,7 @@ import { loadHeartbeatConfig } from "../shared/config.ts";
 import { createDataApiDatabase } from "../shared/database/data-api.ts";
 import { httpBodyLimit } from "../shared/http/body-limit.ts";
 import { httpErrorContract } from "../shared/http/error-contract.ts";
-import { createObservability } from "../shared/observability.ts";
+import { createObservability, METRIC, SERVICE } from "../shared/observability.ts";
 import { createChatTokenVerifier } from "./auth/chat-token.ts";
 import { chatTokenKeySource } from "./auth/keys.ts";
 import { recordChatHeartbeat } from "./domain/record-heartbeat.ts";
@@ -22,7 +22,7 @@ import { createHeartbeatStore } from "./heartbeat-store.ts";
 
 // Cold start: configuration, clients and keys are built once per container.
 const config = loadHeartbeatConfig();
-const { logger, metrics, tracer } = createObservability("heartbeat");
+const { logger, metrics, tracer } = createObservability(SERVICE.heartbeat);
 const database = createDataApiDatabase(config.database, {
   instrumentClient: (client) => tracer.captureAWSv3Client(client),
 });
@@ -48,7 +48,7 @@ async function heartbeat(event: HeartbeatEvent): Promise<APIGatewayProxyStructur
     { verifier, store },
   );
   logger.appendKeys({ workspaceId: report.workspaceId, outcome: report.outcome });
-  metrics.addMetric(`heartbeat_${report.outcome}`, MetricUnit.Count, 1);
+  metrics.addMetric(METRIC.accepted(report.outcome), MetricUnit.Count, 1);
   logger.info("heartbeat");
   return {
     statusCode: 200,

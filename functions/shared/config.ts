@@ -110,6 +110,16 @@ const ReporterEnv = z.object({
   /** Pruning deletes at most batch × batches rows per run, so one run never holds locks for long. */
   REPORT_PRUNE_BATCH_SIZE: positiveInt(5000),
   REPORT_PRUNE_MAX_BATCHES: positiveInt(10),
+  /**
+   * Deployed stages: before touching the database, ask CloudWatch whether anything could be left to
+   * report, so an idle deployment never wakes its paused cluster. Off unless "true": locally there
+   * is no CloudWatch, and the reporter reads the database on every run, as it always did.
+   */
+  REPORT_SKIP_IDLE: z._default(z.enum(["true", "false"]), "false"),
+  /** The reporter's EventBridge schedule, `rate(N unit)`: how far apart two runs are. */
+  REPORT_SCHEDULE: z.optional(z.string()),
+  /** Added to the idle lookback: late scheduled runs, EMF data points landing late, clock skew. */
+  REPORT_IDLE_MARGIN_SECONDS: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 300),
 });
 
 export class ConfigError extends Error {
@@ -229,6 +239,15 @@ export function loadHeartbeatConfig(env: Env = process.env): HeartbeatConfig {
   };
 }
 
+/** Seconds between runs of an EventBridge `rate(...)` expression; null for anything else (cron). */
+export function rateExpressionSeconds(expression: string): number | null {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
+  if (!match) return null;
+  const value = Number(match[1]);
+  const unit = { minute: 60, hour: 3_600, day: 86_400 }[match[2]?.replace(/s$/, "") ?? ""];
+  return value > 0 && unit ? value * unit : null;
+}
+
 export interface ReporterConfig {
   database: DatabaseConfig;
   windowSeconds: number;
@@ -239,12 +258,25 @@ export interface ReporterConfig {
   activityBumpSeconds: number;
   pruneBatchSize: number;
   pruneMaxBatches: number;
+  /** The CloudWatch idle check, or null (local): every run reads the database. */
+  idleCheck: { schedulePeriodSeconds: number; marginSeconds: number } | null;
 }
 
 export function loadReporterConfig(env: Env = process.env): ReporterConfig {
   const database = loadDatabaseConfig(env, REPORTER_DATA_API_TIMEOUT_MS);
   const { REPORT_WINDOW_SECONDS } = parseEnv(ReportWindowEnv, env);
   const parsed = parseEnv(ReporterEnv, env);
+  let idleCheck: ReporterConfig["idleCheck"] = null;
+  if (parsed.REPORT_SKIP_IDLE === "true") {
+    // The lookback is derived from the period; a cron schedule has none we could trust.
+    const period = rateExpressionSeconds(parsed.REPORT_SCHEDULE ?? "");
+    if (period === null) {
+      throw new ConfigError(
+        "Invalid configuration: REPORT_SCHEDULE must be a rate(...) expression when REPORT_SKIP_IDLE is true",
+      );
+    }
+    idleCheck = { schedulePeriodSeconds: period, marginSeconds: parsed.REPORT_IDLE_MARGIN_SECONDS };
+  }
   return {
     database,
     windowSeconds: REPORT_WINDOW_SECONDS,
@@ -255,5 +287,6 @@ export function loadReporterConfig(env: Env = process.env): ReporterConfig {
     activityBumpSeconds: parsed.REPORT_ACTIVITY_BUMP_SECONDS,
     pruneBatchSize: parsed.REPORT_PRUNE_BATCH_SIZE,
     pruneMaxBatches: parsed.REPORT_PRUNE_MAX_BATCHES,
+    idleCheck,
   };
 }

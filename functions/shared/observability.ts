@@ -1,14 +1,31 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
+import type { HeartbeatOutcome } from "../heartbeat/domain/outcomes.ts";
+import type { ErrorCode } from "./http/error-contract.ts";
 
 export const METRICS_NAMESPACE = "ChatHeartbeat";
+
+/** Each function's service name: Powertools puts it on every metric as the `service` dimension. */
+export const SERVICE = { heartbeat: "heartbeat", reporter: "reporter" } as const;
+
+/**
+ * Metric names, defined once because the reporter's idle check queries what the other side emits:
+ * a renamed metric there would silently make every deployment look idle.
+ */
+export const METRIC = {
+  accepted: (outcome: HeartbeatOutcome) => `heartbeat_${outcome}`,
+  rejected: (code: ErrorCode) => `rejected_${code}`,
+  reportIncomplete: "report_incomplete",
+  reportSkippedIdle: "report_skipped_idle",
+  reportIdleCheckFailed: "report_idle_check_failed",
+} as const;
 
 /**
  * Powertools Logger, Metrics and Tracer for one function. Service name and log level come from the
  * standard POWERTOOLS_* variables; the namespace is fixed by SPEC §5.
  */
-export function createObservability(serviceName: string) {
+export function createObservability(serviceName: (typeof SERVICE)[keyof typeof SERVICE]) {
   const logger = new Logger({ serviceName });
   // Metrics' own warnings (e.g. nothing to publish) go through the structured logger.
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger });

@@ -17,6 +17,8 @@ Object.assign(process.env, {
   POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT",
   POWERTOOLS_METRICS_DISABLED: "true",
   POWERTOOLS_TRACE_ENABLED: "false",
+  // "Report now" means now: never skipped on CloudWatch's word, even with a deployed stage's env.
+  REPORT_SKIP_IDLE: "false",
 });
 const { handler } = await import("../../functions/reporter/handler.ts");
 const context = {

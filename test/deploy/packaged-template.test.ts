@@ -191,7 +191,8 @@ describe("the dev stage template", () => {
     ]);
   });
 
-  it("scopes every rds-data, secretsmanager and ssm action to specific ARNs", () => {
+  /** The IAM statements of one role, or of every role. */
+  const iamStatements = (roleName?: string) => {
     const statements: Json[] = [];
     const collect = (node: unknown): void => {
       if (Array.isArray(node)) node.forEach(collect);
@@ -201,9 +202,15 @@ describe("the dev stage template", () => {
         else Object.values(record).forEach(collect);
       }
     };
-    for (const resource of Object.values(resources("dev"))) {
-      if (resource.Type === "AWS::IAM::Role") collect((resource.Properties as Json).Policies);
+    for (const [name, resource] of Object.entries(resources("dev"))) {
+      if (resource.Type !== "AWS::IAM::Role" || (roleName && name !== roleName)) continue;
+      collect((resource.Properties as Json).Policies);
     }
+    return statements;
+  };
+
+  it("scopes every rds-data, secretsmanager and ssm action to specific ARNs", () => {
+    const statements = iamStatements();
     const dataStatements = statements.filter((statement) =>
       [statement.Action]
         .flat()
@@ -230,10 +237,37 @@ describe("the dev stage template", () => {
     );
   });
 
-  it("loads the SSM / Secrets Manager clients only when a token key is fetched, not at cold start", () => {
+  it("gives the reporter cloudwatch:GetMetricData on * (no resource-level scoping exists), and only it", () => {
+    const cloudWatch = (statements: Json[]) =>
+      statements.filter((statement) =>
+        [statement.Action].flat().some((action) => String(action).startsWith("cloudwatch:")),
+      );
+    expect(cloudWatch(iamStatements("ReporterFunctionRole"))).toEqual([
+      {
+        Sid: "CheckForHeartbeats",
+        Effect: "Allow",
+        Action: "cloudwatch:GetMetricData",
+        Resource: "*",
+      },
+    ]);
+    expect(cloudWatch(iamStatements("HeartbeatFunctionRole"))).toEqual([]);
+  });
+
+  it("turns the reporter's idle check on, with the schedule it derives the lookback from", () => {
+    const variables = (properties("dev", "ReporterLambdaFunction").Environment as Json)
+      .Variables as Json;
+    expect(variables.REPORT_SKIP_IDLE).toBe("true");
+    expect(variables.REPORT_SCHEDULE).toBe("rate(60 minutes)");
+  });
+
+  /**
+   * The AWS SDK modules a function's bundle requires while its module initialises (cold start) and,
+   * with `invoke`, after one invocation.
+   */
+  function sdkModulesLoaded(fn: string, env: Record<string, string | undefined>, invoke = false) {
     const dir = mkdtempSync(join(tmpdir(), "chat-heartbeat-unzipped-"));
     try {
-      execFileSync("unzip", ["-q", join(packages.dev as string, "heartbeat.zip"), "-d", dir]);
+      execFileSync("unzip", ["-q", join(packages.dev as string, `${fn}.zip`), "-d", dir]);
       // Resolve runtime-provided modules from our node_modules, as Lambda resolves them from its own.
       symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
       const probe = `
@@ -241,8 +275,13 @@ describe("the dev stage template", () => {
         const loaded = [];
         const load = Module._load;
         Module._load = function (request, ...rest) { loaded.push(request); return load.call(this, request, ...rest); };
-        require("./functions/heartbeat/handler.cjs");
-        process.stdout.write(JSON.stringify(loaded.filter((name) => name.startsWith("@aws-sdk/"))));
+        const sdk = () => loaded.filter((name) => name.startsWith("@aws-sdk/"));
+        const { handler } = require("./functions/${fn}/handler.cjs");
+        const atColdStart = sdk();
+        const context = { functionName: "${fn}", awsRequestId: "probe", getRemainingTimeInMillis: () => 10000 };
+        // One invocation; every endpoint is a closed local port, so it fails fast, offline.
+        Promise.resolve(${invoke ? "handler({}, context)" : "undefined"}).catch(() => {}).then(() =>
+          process.stdout.write(JSON.stringify({ atColdStart, afterInvoke: sdk() })));
       `;
       const output = execFileSync(process.execPath, ["--no-warnings", "-e", probe], {
         cwd: dir,
@@ -251,16 +290,50 @@ describe("the dev stage template", () => {
           DB_CLUSTER_ARN: "arn:aws:rds:us-east-1:000000000000:cluster:probe",
           DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:probe",
           DB_NAME: "probe",
-          CHAT_TOKEN_SECRET: undefined,
-          CHAT_TOKEN_KEY_PARAMETER: "/chat-heartbeat/probe/chat-token-key",
-          CHAT_TOKEN_KEY_KIND: "pem",
           POWERTOOLS_TRACE_ENABLED: "false",
+          POWERTOOLS_LOG_LEVEL: "SILENT",
+          POWERTOOLS_METRICS_DISABLED: "true",
+          // Offline: static credentials (no instance-metadata probe) and closed local endpoints.
+          AWS_ACCESS_KEY_ID: "probe",
+          AWS_SECRET_ACCESS_KEY: "probe",
+          AWS_REGION: "us-east-1",
+          AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+          DATA_API_ENDPOINT: "http://127.0.0.1:9",
+          ...env,
         },
       }).toString();
-      expect(JSON.parse(output)).toEqual([]);
+      const bundle = readFileSync(join(dir, "functions", fn, "handler.cjs"), "utf8");
+      return {
+        ...(JSON.parse(output) as { atColdStart: string[]; afterInvoke: string[] }),
+        bundle,
+      };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  it("loads the SSM / Secrets Manager clients only when a token key is fetched, not at cold start", () => {
+    const { atColdStart } = sdkModulesLoaded("heartbeat", {
+      CHAT_TOKEN_SECRET: undefined,
+      CHAT_TOKEN_KEY_PARAMETER: "/chat-heartbeat/probe/chat-token-key",
+      CHAT_TOKEN_KEY_KIND: "pem",
+    });
+    expect(atColdStart).toEqual([]);
+  });
+
+  it("loads the CloudWatch client only on the first idle check, from the runtime, not the zip", () => {
+    const { atColdStart, afterInvoke, bundle } = sdkModulesLoaded(
+      "reporter",
+      { REPORT_SKIP_IDLE: "true", REPORT_SCHEDULE: "rate(60 minutes)" },
+      true,
+    );
+    expect(atColdStart).toEqual([]);
+    // The client (and what it requires in turn) is the first SDK module the invocation loads.
+    expect(afterInvoke[0]).toBe("@aws-sdk/client-cloudwatch");
+    // External and required lazily: the require sits in the bundle, the package does not.
+    expect(bundle.includes('require("@aws-sdk/client-cloudwatch")'), "lazy require").toBe(true);
+    const listing = execFileSync("unzip", ["-l", join(packages.dev as string, "reporter.zip")]);
+    expect(listing.toString()).not.toContain("client-cloudwatch");
   });
 
   it("passes the token lifetime limit (24 h) and the unset token type to the heartbeat", () => {
@@ -295,6 +368,12 @@ describe("the localstack stage template", () => {
     expect(resources("localstack").DatabaseCluster?.Condition).toBe("CreateDatabase");
     const conditions = (templates.localstack as { Conditions: Json }).Conditions;
     expect(conditions.CreateDatabase).toEqual({ "Fn::Equals": ["false", "true"] });
+  });
+
+  it("keeps the reporter's idle check off: LocalStack turns no EMF into metrics", () => {
+    const variables = (properties("localstack", "ReporterLambdaFunction").Environment as Json)
+      .Variables as Json;
+    expect(variables.REPORT_SKIP_IDLE).toBe("false");
   });
 });
 

@@ -3,6 +3,7 @@ import {
   buildReport,
   type EpochSeconds,
   floorWriteRatio,
+  lastCompleteWindowEnd,
   type Report,
   type WindowCount,
   type WindowRange,
@@ -42,6 +43,8 @@ export interface ReportRun {
   report: Report;
   /** The range this run covered (empty windows included), or null when nothing was complete. */
   range: WindowRange | null;
+  /** False when complete windows were left for the next run (the per-run cap). */
+  caughtUp: boolean;
   pruned: number;
 }
 
@@ -57,7 +60,7 @@ export async function reportCompleteWindows(
   store: ReportStore,
   settings: ReportSettings,
 ): Promise<ReportRun> {
-  const { report, range } = await store.inTransaction(async (tx) => {
+  const { report, range, caughtUp } = await store.inTransaction(async (tx) => {
     const state = await tx.lockWatermark();
     const range = windowsToReport({
       ...state,
@@ -65,7 +68,9 @@ export async function reportCompleteWindows(
       settleSeconds: settings.settleSeconds,
       maxWindows: settings.maxWindowsPerRun,
     });
-    if (range === null) return { report: { windows: [] }, range };
+    if (range === null) return { report: { windows: [] }, range, caughtUp: true };
+    const caughtUp =
+      range.to >= lastCompleteWindowEnd(state.now, settings.windowSeconds, settings.settleSeconds);
     const counts = await tx.countsBetween(range, settings.windowSeconds);
     await tx.advanceWatermark(range.to);
     return {
@@ -77,6 +82,7 @@ export async function reportCompleteWindows(
         ),
       }),
       range,
+      caughtUp,
     };
   });
 
@@ -89,5 +95,5 @@ export async function reportCompleteWindows(
     pruned += deleted;
     if (deleted < settings.pruneBatchSize) break;
   }
-  return { report, range, pruned };
+  return { report, range, caughtUp, pruned };
 }

@@ -9,6 +9,15 @@ export interface WindowRange {
   to: EpochSeconds;
 }
 
+/** The end of the last window that ended at least `settleSeconds` before `now`. */
+export function lastCompleteWindowEnd(
+  now: EpochSeconds,
+  windowSeconds: number,
+  settleSeconds: number,
+): EpochSeconds {
+  return Math.floor((now - settleSeconds) / windowSeconds) * windowSeconds;
+}
+
 /**
  * The complete windows this run reports: from the watermark (or, on the first run, the earliest
  * counted window) up to the last window that ended at least `settleSeconds` ago, at most
@@ -31,7 +40,7 @@ export function windowsToReport(input: {
         ? Math.floor(input.earliestCount / w) * w
         : null;
   if (start === null) return null;
-  const lastCompleteEnd = Math.floor((input.now - input.settleSeconds) / w) * w;
+  const lastCompleteEnd = lastCompleteWindowEnd(input.now, w, input.settleSeconds);
   const to = Math.min(lastCompleteEnd, start + input.maxWindows * w);
   return to > start ? { from: start, to } : null;
 }

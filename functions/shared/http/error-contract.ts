@@ -5,6 +5,7 @@ import type { MiddlewareObj } from "@middy/core";
 import { createError } from "@middy/util";
 import type { Context } from "aws-lambda";
 import { DatabaseUnavailableError } from "../database/database.ts";
+import { METRIC } from "../observability.ts";
 import { BodyEncodingError, ContentEncodingError, PayloadTooLargeError } from "./body-limit.ts";
 
 export type ErrorCode =
@@ -75,7 +76,7 @@ export function httpErrorContract(options: {
         code: "internal",
         message: "internal error",
       };
-      options.metrics.addMetric(`rejected_${contract.code}`, MetricUnit.Count, 1);
+      options.metrics.addMetric(METRIC.rejected(contract.code), MetricUnit.Count, 1);
       if (contract.status >= 500) {
         options.logger.error("request failed", { code: contract.code, error: error as Error });
       } else {
