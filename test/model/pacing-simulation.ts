@@ -1,0 +1,139 @@
+import fc from "fast-check";
+import {
+  bumpInterval,
+  type HeartbeatState,
+  heartbeat,
+  type Micros,
+  type ModelBuild,
+  type ModelWorkspace,
+  type Nanos,
+  NS_PER_US,
+  US_PER_SECOND,
+  ZERO_TIME,
+} from "./heartbeat-model.ts";
+
+/**
+ * SPEC §3's promise, on the reference model (which the SQL function agrees with to the µs, see
+ * heartbeat-property.test.ts): a chat that stays active and always beats at the hinted time, each
+ * request arriving up to 2 s late, keeps at least 0.95·I − 15 s between now and the deadline, unless
+ * max_deadline caps it, at every instant from its first beat on.
+ *
+ * Between two beats the deadline is fixed while time runs, so the tightest instant of an interval
+ * is its end: the arrival of the next beat. The check runs there, right after each beat, and at a
+ * random instant in between. I is the interval the server used for the hint being followed.
+ *
+ * Bump intervals are at least 40 s: below that the 15 s hint floor plus 2 s of delay exceed 5 % of I
+ * and no client that follows the hint could keep the promise (the SPEC's bound is then negative
+ * anyway). Templates use 1 min to 24 h here, as Coder's do in practice.
+ */
+
+export const SECOND = US_PER_SECOND;
+export const MINUTE = 60n * SECOND;
+export const HOUR = 60n * MINUTE;
+const toNanos = (us: bigint): Nanos => us * NS_PER_US;
+const USER = "00000000-0000-4000-8000-0000000000aa";
+
+const duration = (min: bigint, max: bigint) => fc.bigInt(min, max);
+
+export const scenario = fc.record({
+  activityBump: duration(MINUTE, 24n * HOUR),
+  allowUserAutostop: fc.boolean(),
+  defaultTtl: duration(MINUTE, 24n * HOUR),
+  ttl: fc.option(duration(MINUTE, 24n * HOUR), { nil: null }),
+  autostart: fc.option(duration(0n, 48n * HOUR), { nil: null }),
+  initialDeadline: duration(-10n * MINUTE, 12n * HOUR),
+  maxDeadline: fc.option(duration(0n, 48n * HOUR), { nil: null }),
+  delays: fc.array(duration(1n, 2n * SECOND), { minLength: 64, maxLength: 64 }),
+  betweenFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+  hours: fc.integer({ min: 1, max: 30 }),
+});
+
+export type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
+export interface Violation {
+  at: Micros;
+  left: Micros;
+  required: Micros;
+}
+
+/** Runs one active chat beating at the hinted times; returns the first violation, if any. */
+export function simulate(s: Scenario): { violation: Violation | null; beats: number } {
+  const start: Micros = 1_800_000_000n * SECOND;
+  const workspace: ModelWorkspace = {
+    id: "w",
+    ownerId: USER,
+    deleted: false,
+    dormantAt: null,
+    lastUsedAt: ZERO_TIME,
+    autostartSchedule: s.autostart === null ? null : "CRON_TZ=UTC 0 9 * * 1-5",
+    nextStartAt: s.autostart === null ? null : start + s.autostart,
+    ttl: s.ttl === null ? null : toNanos(s.ttl),
+    template: {
+      activityBump: toNanos(s.activityBump),
+      allowUserAutostop: s.allowUserAutostop,
+      defaultTtl: toNanos(s.defaultTtl),
+    },
+  };
+  const initialDeadline = start + s.initialDeadline;
+  const build: ModelBuild = {
+    id: "b",
+    buildNumber: 1,
+    transition: "start",
+    jobCompleted: true,
+    deadline: initialDeadline,
+    // The table's check: max_deadline is zero or at or after the deadline.
+    maxDeadline: s.maxDeadline === null ? ZERO_TIME : initialDeadline + s.maxDeadline,
+  };
+  const capped = build.maxDeadline !== ZERO_TIME;
+  const required = (interval: Micros, at: Micros): Micros => {
+    const bound = (95n * interval) / 100n - 15n * SECOND;
+    return capped && build.maxDeadline - at < bound ? build.maxDeadline - at : bound;
+  };
+
+  const end = start + BigInt(s.hours) * HOUR;
+  let now = start;
+  let beats = 0;
+  // The interval the hint being followed was computed with; null until the chat is in the bump
+  // regime (the promise is about a deadline the heartbeats keep).
+  let followed: Micros | null = null;
+  const check = (at: Micros): Violation | null => {
+    if (followed === null) return null;
+    const left = build.deadline - at;
+    const need = required(followed, at);
+    return left < need ? { at: at - start, left, required: need } : null;
+  };
+
+  while (now < end && !(capped && now > build.maxDeadline)) {
+    const before = check(now);
+    if (before) return { violation: before, beats };
+    const state: HeartbeatState = {
+      chat: { ownerId: USER, archived: false, status: "running" },
+      workspace,
+      builds: [build],
+    };
+    const result = heartbeat(state, { userId: USER, now });
+    if (result === "not_found") throw new Error("the chat exists");
+    beats++;
+    if (result.writes.build) build.deadline = result.writes.build.deadline;
+    if (result.writes.workspace) workspace.lastUsedAt = result.writes.workspace.lastUsedAt;
+    followed =
+      result.outcome === "bumped" ||
+      result.outcome === "not_due" ||
+      result.outcome === "at_max_deadline"
+        ? bumpInterval(workspace, now).interval
+        : null;
+    const after = check(now);
+    if (after) return { violation: after, beats };
+
+    const hint = BigInt(result.nextHeartbeatSeconds) * SECOND;
+    if (hint < 15n * SECOND || hint > 300n * SECOND) {
+      throw new Error(`hint ${result.nextHeartbeatSeconds} s is outside SPEC §3's 15..300 s`);
+    }
+    const delay = s.delays[beats % s.delays.length] as bigint;
+    const between = now + BigInt(Math.floor(Number(hint + delay) * s.betweenFraction));
+    const inBetween = check(between);
+    if (inBetween) return { violation: inBetween, beats };
+    now = now + hint + delay;
+  }
+  return { violation: null, beats };
+}
