@@ -104,8 +104,11 @@ const ReporterEnv = z.object({
    * commit later, and the Data API cancels statements after 45 s, so 60 s bounds the wait.
    */
   REPORT_SETTLE_SECONDS: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 60),
-  /** Assumptions behind the 5 % guard's write floor: one build write per 0.05 × bump per workspace. */
-  REPORT_HEARTBEAT_INTERVAL_SECONDS: positiveInt(30),
+  /**
+   * The fixed interval of clients that ignore the pacing hint; unset (the default) for clients that
+   * follow it. With the bump, it sets the best write ratio `floorRatio` is measured against.
+   */
+  REPORT_HEARTBEAT_INTERVAL_SECONDS: z.optional(z.coerce.number().check(z.int(), z.positive())),
   REPORT_ACTIVITY_BUMP_SECONDS: positiveInt(3600),
   /** Pruning deletes at most batch × batches rows per run, so one run never holds locks for long. */
   REPORT_PRUNE_BATCH_SIZE: positiveInt(5000),
@@ -254,7 +257,8 @@ export interface ReporterConfig {
   retentionDays: number;
   maxWindowsPerRun: number;
   settleSeconds: number;
-  heartbeatIntervalSeconds: number;
+  /** null: clients follow the pacing hint. */
+  heartbeatIntervalSeconds: number | null;
   activityBumpSeconds: number;
   pruneBatchSize: number;
   pruneMaxBatches: number;
@@ -283,7 +287,7 @@ export function loadReporterConfig(env: Env = process.env): ReporterConfig {
     retentionDays: parsed.REPORT_RETENTION_DAYS,
     maxWindowsPerRun: parsed.REPORT_MAX_WINDOWS_PER_RUN,
     settleSeconds: parsed.REPORT_SETTLE_SECONDS,
-    heartbeatIntervalSeconds: parsed.REPORT_HEARTBEAT_INTERVAL_SECONDS,
+    heartbeatIntervalSeconds: parsed.REPORT_HEARTBEAT_INTERVAL_SECONDS ?? null,
     activityBumpSeconds: parsed.REPORT_ACTIVITY_BUMP_SECONDS,
     pruneBatchSize: parsed.REPORT_PRUNE_BATCH_SIZE,
     pruneMaxBatches: parsed.REPORT_PRUNE_MAX_BATCHES,

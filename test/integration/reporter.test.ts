@@ -101,7 +101,8 @@ describe("a known sequence of heartbeats", () => {
           accepted: 3,
           outcomes: { bumped: 1, not_due: 1, chat_idle: 1 },
           writeRatio: 0.3333,
-          floorRatio: 2,
+          // Clients follow the hint by default: of the two beats that could write, one did.
+          floorRatio: 0.5,
         },
         {
           start: iso(second),

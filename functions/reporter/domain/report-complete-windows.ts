@@ -32,7 +32,8 @@ export interface ReportSettings {
   windowSeconds: number;
   settleSeconds: number;
   maxWindowsPerRun: number;
-  heartbeatIntervalSeconds: number;
+  /** null: clients follow the pacing hint. */
+  heartbeatIntervalSeconds: number | null;
   activityBumpSeconds: number;
   retentionDays: number;
   pruneBatchSize: number;

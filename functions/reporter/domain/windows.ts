@@ -60,8 +60,8 @@ export interface ReportWindow {
   /** bumped / accepted: the share of heartbeats that wrote a deadline. */
   writeRatio: number;
   /**
-   * Build writes relative to the 5 % guard's floor (1 write per 0.05 × bump per chatting
-   * workspace, ≈ 1 per 6 heartbeats at 30 s and 1 h): 1 means the guard is at its floor.
+   * Of the heartbeats that could write (bumped + not_due), the share that did, relative to the
+   * best the clients can reach (`floorWriteRatio`): 1 means no request came earlier than needed.
    */
   floorRatio: number;
 }
@@ -73,9 +73,18 @@ export interface Report {
 const round4 = (value: number) => Math.round(value * 10_000) / 10_000;
 const iso = (epoch: EpochSeconds) => new Date(epoch * 1000).toISOString();
 
-/** The guard's theoretical write floor as a share of heartbeats. */
-export function floorWriteRatio(heartbeatIntervalSeconds: number, activityBumpSeconds: number) {
-  return heartbeatIntervalSeconds / (0.05 * activityBumpSeconds);
+/**
+ * The best share of bump-eligible heartbeats that can write. The 5 % guard allows one build write
+ * per 0.05 × bump per workspace, so a client beating every T seconds writes on T / (0.05 × bump) of
+ * its beats (1 in 6 at 30 s and 1 h), and a client that beats no earlier than the pacing hint says
+ * writes on every one: 1. `heartbeatIntervalSeconds` null means clients follow the hint.
+ */
+export function floorWriteRatio(
+  heartbeatIntervalSeconds: number | null,
+  activityBumpSeconds: number,
+): number {
+  if (heartbeatIntervalSeconds === null) return 1;
+  return Math.min(1, heartbeatIntervalSeconds / (0.05 * activityBumpSeconds));
 }
 
 /**
@@ -107,14 +116,17 @@ export function buildReport(
         if (value) outcomes[outcome] = value;
       }
       const accepted = Object.values(outcomes).reduce((sum, value) => sum + value, 0);
-      const writeRatio = accepted > 0 ? (outcomes.bumped ?? 0) / accepted : 0;
+      const bumped = outcomes.bumped ?? 0;
+      const writeRatio = accepted > 0 ? bumped / accepted : 0;
+      const eligible = bumped + (outcomes.not_due ?? 0);
+      const eligibleWriteRatio = eligible > 0 ? bumped / eligible : 0;
       return {
         start: iso(start),
         end: iso(start + options.windowSeconds),
         accepted,
         outcomes,
         writeRatio: round4(writeRatio),
-        floorRatio: round4(writeRatio / options.floorWriteRatio),
+        floorRatio: round4(eligibleWriteRatio / options.floorWriteRatio),
       };
     })
     .filter((window) => window.accepted > 0);

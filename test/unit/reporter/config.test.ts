@@ -79,3 +79,16 @@ describe("rateExpressionSeconds", () => {
     expect(rateExpressionSeconds("cron(0/5 * * * ? *)")).toBeNull();
   });
 });
+
+describe("the reporter's client-interval assumption", () => {
+  it("assumes clients follow the pacing hint unless REPORT_HEARTBEAT_INTERVAL_SECONDS is set", () => {
+    expect(loadReporterConfig(DATABASE).heartbeatIntervalSeconds).toBeNull();
+    expect(
+      loadReporterConfig({ ...DATABASE, REPORT_HEARTBEAT_INTERVAL_SECONDS: "30" })
+        .heartbeatIntervalSeconds,
+    ).toBe(30);
+    expect(() =>
+      loadReporterConfig({ ...DATABASE, REPORT_HEARTBEAT_INTERVAL_SECONDS: "0" }),
+    ).toThrow(/REPORT_HEARTBEAT_INTERVAL_SECONDS/);
+  });
+});

@@ -70,8 +70,29 @@ describe("windowsToReport", () => {
 describe("buildReport", () => {
   const floor = floorWriteRatio(30, 3600);
 
-  it("has the 5 % guard's floor at one write per six heartbeats", () => {
+  it("has the 5 % guard's floor at one write per six heartbeats for 30 s clients", () => {
     expect(floor).toBeCloseTo(1 / 6, 10);
+  });
+
+  it("expects every eligible beat to write from clients that follow the hint or beat slower", () => {
+    expect(floorWriteRatio(null, 3600)).toBe(1);
+    expect(floorWriteRatio(180, 3600)).toBe(1);
+    expect(floorWriteRatio(300, 3600)).toBe(1);
+  });
+
+  it("under pacing, floorRatio is the share of eligible beats that wrote: early beats lower it", () => {
+    const report = buildReport(
+      [
+        { windowStart: 0, outcome: "bumped", heartbeats: 9 },
+        { windowStart: 0, outcome: "not_due", heartbeats: 1 },
+        // Beats that can never write (idle chats, no autostop) do not count against the clients.
+        { windowStart: 0, outcome: "chat_idle", heartbeats: 30 },
+        { windowStart: 0, outcome: "no_autostop", heartbeats: 5 },
+      ],
+      { from: 0, to: 300 },
+      { windowSeconds: 300, floorWriteRatio: floorWriteRatio(null, 3600) },
+    );
+    expect(report.windows[0]).toMatchObject({ accepted: 45, writeRatio: 0.2, floorRatio: 0.9 });
   });
 
   it("sums outcomes per window, lists only non-zero outcomes and skips empty windows", () => {
