@@ -18,7 +18,9 @@ export interface HeartbeatStore {
   }): Promise<Omit<HeartbeatReport, "chatId"> | null>;
 }
 
+/** What the heartbeat needs of token verification; `createChatTokenVerifier` (jose) provides it. */
 export interface ChatTokenVerifier {
+  /** Resolves the claims of a valid `Bearer` token; otherwise throws ChatTokenError(invalid_token). */
   verify(authorization: string | undefined): Promise<ChatTokenClaims>;
 }
 
