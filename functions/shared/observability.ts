@@ -1,8 +1,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
-import type { HeartbeatOutcome } from "../heartbeat/domain/outcomes.ts";
 import type { ErrorCode } from "./http/error-contract.ts";
+import type { HeartbeatOutcome } from "./outcomes.ts";
 
 export const METRICS_NAMESPACE = "ChatHeartbeat";
 

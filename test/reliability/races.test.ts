@@ -1,6 +1,6 @@
 import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { HeartbeatReport } from "../../functions/heartbeat/domain/outcomes.ts";
+import type { HeartbeatResponse } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
@@ -16,7 +16,7 @@ import {
   seedRunningWorkspace,
 } from "../support/fixtures.ts";
 import {
-  type HeartbeatResponse,
+  type HandlerResponse,
   type HeartbeatStack,
   startHeartbeatStack,
   TEST_TOKEN_SECRET,
@@ -82,7 +82,7 @@ async function writesTo(rowId: string): Promise<RowWrite[]> {
 }
 
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
-const report = (response: HeartbeatResponse) => response.body as HeartbeatReport;
+const report = (response: HandlerResponse) => response.body as HeartbeatResponse;
 
 async function chatWithToken(options: RunningWorkspaceOptions = {}) {
   const seeded = await seedRunningWorkspace(stack.db.pool, options);
@@ -153,7 +153,7 @@ describe("heartbeats racing a new build", () => {
         build: { deadline: fromNow(0.5) },
       });
       const countsBefore = await readOutcomeCounts(stack.db.pool);
-      const responses: HeartbeatResponse[] = [];
+      const responses: HandlerResponse[] = [];
       let afterInsert = -1;
       const beat = async () => {
         // Each worker keeps beating until 40 heartbeats have completed after the insert.
