@@ -11,7 +11,7 @@ import { corsConfiguration, parseAllowedOrigins } from "../aws/cors.cjs";
 import { dataApiMigrationTarget } from "../migrate/data-api-migration-target.ts";
 import { migrate } from "../migrate/runner.ts";
 import { startDataApiServer } from "./data-api/server.ts";
-import { localDataApiEnvironment, STACK_FILE, type StackFile } from "./cli-data-api.ts";
+import { localDataApiEnvironment, STACK_FILE, type StackFile } from "./data-api-locator.ts";
 import { DEMO, DemoSeedRefused, seedDemo } from "./demo-seed.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "./dev-secret.ts";
 import { type LocalRoute, offlineLambdaInvoker, startLocalHttpApi } from "./http-api.ts";

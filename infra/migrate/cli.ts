@@ -1,5 +1,5 @@
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
-import { resolveDataApiTarget } from "../local/cli-data-api.ts";
+import { resolveDataApiTarget } from "../local/data-api-locator.ts";
 import { dataApiMigrationTarget } from "./data-api-migration-target.ts";
 import { migrate } from "./runner.ts";
 

@@ -6,7 +6,7 @@ import type {
 import { vi } from "vitest";
 import type { RecordedHeartbeat } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../../infra/local/cli-data-api.ts";
+import { localDataApiEnvironment } from "../../infra/local/data-api-locator.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "../../infra/local/dev-secret.ts";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { type HeartbeatRequest, heartbeatEvent, lambdaContext } from "./api-gateway-event.ts";
