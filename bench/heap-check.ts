@@ -7,7 +7,7 @@
  */
 import pg from "pg";
 import { startDataApiServer } from "../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../infra/local/data-api-target.ts";
+import { localDataApiEnvironment } from "../infra/local/data-api-locator.ts";
 import { startPostgres } from "../infra/local/postgres.ts";
 import { signLocalChatToken } from "../infra/local/token-cli.ts";
 import { pgMigrationTarget } from "../infra/migrate/pg-target.ts";

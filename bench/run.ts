@@ -25,7 +25,7 @@ import type {
 import pg from "pg";
 import * as z from "zod";
 import { startDataApiServer } from "../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../infra/local/data-api-target.ts";
+import { localDataApiEnvironment } from "../infra/local/data-api-locator.ts";
 import { startPostgres } from "../infra/local/postgres.ts";
 import { toPositionalParameters } from "../infra/local/sql-lexer.ts";
 import { signLocalChatToken } from "../infra/local/token-cli.ts";

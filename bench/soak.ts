@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import * as z from "zod/mini";
 import { createDataApiDatabase } from "../functions/shared/database/data-api.ts";
 import { sqlParameter } from "../functions/shared/database/database.ts";
-import { STACK_FILE, StackFile } from "../infra/local/data-api-target.ts";
+import { STACK_FILE, StackFile } from "../infra/local/data-api-locator.ts";
 import { freePort } from "../infra/local/postgres.ts";
 import { signLocalChatToken } from "../infra/local/token-cli.ts";
 

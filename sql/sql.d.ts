@@ -1,5 +1,7 @@
-// `.sql` imports are the statement the Data API is sent, comments and final `;` stripped
-// (`dataApiStatement`): infra/esbuild-plugins.cjs, test/support/sql-as-text.ts, infra/local/sql-loader.mjs.
+// `.sql` imports are the statement the Data API is sent: the file without its comments and final `;`
+// (`dataApiStatement` in infra/local/sql-lexer.ts). Three loaders apply it: infra/esbuild-plugins.cjs
+// (Lambda bundles), test/support/sql-as-text.ts (vitest) and infra/local/sql-loader-hooks.mjs (the
+// CLIs, registered by infra/local/sql-loader.mjs).
 declare module "*.sql" {
   const text: string;
   export default text;

@@ -4,7 +4,6 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import middy from "@middy/core";
-import httpErrorHandler from "@middy/http-error-handler";
 import httpEventNormalizer from "@middy/http-event-normalizer";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
@@ -43,12 +42,12 @@ export const POLL_INTERVAL_HEADER = "X-Poll-Interval";
 async function heartbeat(event: HeartbeatEvent): Promise<APIGatewayProxyStructuredResultV2> {
   const { chatId } = event.pathParameters;
   logger.appendKeys({ chatId });
-  const report = await recordChatHeartbeat(
+  const response = await recordChatHeartbeat(
     { chatId, authorization: event.headers.authorization },
     { verifier, store },
   );
-  logger.appendKeys({ workspaceId: report.workspaceId, outcome: report.outcome });
-  metrics.addMetric(METRIC.accepted(report.outcome), MetricUnit.Count, 1);
+  logger.appendKeys({ workspaceId: response.workspaceId, outcome: response.outcome });
+  metrics.addMetric(METRIC.accepted(response.outcome), MetricUnit.Count, 1);
   logger.info("heartbeat");
   return {
     statusCode: 200,
@@ -56,9 +55,9 @@ async function heartbeat(event: HeartbeatEvent): Promise<APIGatewayProxyStructur
       "Content-Type": "application/json",
       "Cache-Control": "no-store",
       // The pacing hint where HTTP clients look without parsing the body (GitHub's polling header).
-      [POLL_INTERVAL_HEADER]: String(report.nextHeartbeatSeconds),
+      [POLL_INTERVAL_HEADER]: String(response.nextHeartbeatSeconds),
     },
-    body: JSON.stringify(report),
+    body: JSON.stringify(response),
   };
 }
 
@@ -67,7 +66,6 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredRe
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
-  .use(httpErrorHandler({ logger: false }))
   .use(httpErrorContract({ logger, metrics, classify: classifyHeartbeatError }))
   .use(httpHeaderNormalizer())
   .use(httpEventNormalizer())

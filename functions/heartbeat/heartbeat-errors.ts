@@ -1,9 +1,5 @@
 import type { ContractError, ErrorClassifier } from "../shared/http/error-contract.ts";
-import {
-  ChatTokenError,
-  ChatTokenKeyUnavailableError,
-  wwwAuthenticate,
-} from "./auth/chat-token.ts";
+import { ChatTokenError, ChatTokenKeyUnavailableError, wwwAuthenticate } from "./auth/errors.ts";
 import { ChatNotFoundError } from "./domain/record-heartbeat.ts";
 
 /** The heartbeat's own rejections (SPEC §3): token, scope and ownership. */

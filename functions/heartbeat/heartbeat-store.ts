@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
 import heartbeatSql from "../../sql/queries/heartbeat.sql";
 import { type SqlDatabase, sqlParameter } from "../shared/database/database.ts";
-import { HEARTBEAT_OUTCOMES } from "./domain/outcomes.ts";
-import type { HeartbeatStore } from "./domain/record-heartbeat.ts";
+import { HEARTBEAT_OUTCOMES } from "../shared/outcomes.ts";
+import type { HeartbeatStore, RecordedHeartbeat } from "./domain/record-heartbeat.ts";
 
 /** Times come back as epoch milliseconds (null = unset): no zone or format to agree on. */
 const epochMs = z.nullable(z.number());
@@ -20,7 +20,7 @@ export const HeartbeatRow = z.object({
 const isoTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The row as the domain (and SPEC §3) speaks of it: ISO-8601 UTC times, lower-case ids. */
-export function heartbeatFromRow(row: z.output<typeof HeartbeatRow>) {
+export function heartbeatFromRow(row: z.output<typeof HeartbeatRow>): RecordedHeartbeat {
   return {
     outcome: row.outcome,
     workspaceId: row.workspace_id,

@@ -1,6 +1,6 @@
 import type { CloudWatchClient, MetricDataQuery } from "@aws-sdk/client-cloudwatch";
-import { HEARTBEAT_OUTCOMES } from "../heartbeat/domain/outcomes.ts";
 import { METRIC, METRICS_NAMESPACE, SERVICE } from "../shared/observability.ts";
+import { HEARTBEAT_OUTCOMES } from "../shared/outcomes.ts";
 import type { Activity, ActivitySource } from "./domain/idle-check.ts";
 
 /** What each queried metric counts towards. Ids double as GetMetricData query ids. */

@@ -1,6 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { HEARTBEAT_OUTCOMES } from "../heartbeat/domain/outcomes.ts";
+import { HEARTBEAT_OUTCOMES } from "../shared/outcomes.ts";
 import type { Report } from "./domain/windows.ts";
 
 /**

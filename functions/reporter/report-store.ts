@@ -3,8 +3,8 @@ import pruneSql from "../../sql/queries/prune-outcome-counts.sql";
 import advanceWatermarkSql from "../../sql/queries/report-advance-watermark.sql";
 import lockWatermarkSql from "../../sql/queries/report-lock-watermark.sql";
 import windowCountsSql from "../../sql/queries/report-window-counts.sql";
-import { HEARTBEAT_OUTCOMES } from "../heartbeat/domain/outcomes.ts";
 import { type SqlDatabase, sqlParameter } from "../shared/database/database.ts";
+import { HEARTBEAT_OUTCOMES } from "../shared/outcomes.ts";
 import type { ReportStore } from "./domain/report-complete-windows.ts";
 
 const WatermarkRow = z.object({

@@ -66,19 +66,26 @@ const ReportWindowEnv = z.object({
   REPORT_WINDOW_SECONDS: positiveInt(300),
 });
 
+/** SPEC §4: the local stage's HS256 secret is at least 32 bytes (RFC 7518 §3.2); checked here only. */
+export const MIN_CHAT_TOKEN_SECRET_BYTES = 32;
+
+/** `CHAT_TOKEN_SECRET` as every reader of it (heartbeat, `npm start`, `npm run token`) parses it. */
+export const ChatTokenSecret = z
+  .string()
+  .check(
+    z.refine(
+      (value) => Buffer.byteLength(value, "utf8") >= MIN_CHAT_TOKEN_SECRET_BYTES,
+      `the chat token secret must be at least ${MIN_CHAT_TOKEN_SECRET_BYTES} bytes`,
+    ),
+  );
+
 const HeartbeatEnv = z.object({
   CHAT_TOKEN_ISSUER: z._default(z.string().check(z.minLength(1)), "chat-heartbeat-local"),
   CHAT_TOKEN_AUDIENCE: z._default(z.string().check(z.minLength(1)), "chat-heartbeat"),
-  /** Comma-separated allow-list; `none` is never accepted whatever this says. */
+  /** Comma-separated allow-list; the verifier refuses `none` whatever this says. */
   CHAT_TOKEN_ALGORITHMS: z.optional(z.string()),
   /** Local stage: the HS256 shared secret. */
-  CHAT_TOKEN_SECRET: z.optional(
-    z
-      .string()
-      .check(
-        z.refine((value) => Buffer.byteLength(value, "utf8") >= 32, "must be at least 32 bytes"),
-      ),
-  ),
+  CHAT_TOKEN_SECRET: z.optional(ChatTokenSecret),
   /** Deployed stages: the SSM parameter (or Secrets Manager secret) holding the verification key. */
   CHAT_TOKEN_KEY_PARAMETER: z.optional(z.string().check(z.minLength(1))),
   CHAT_TOKEN_KEY_KIND: z._default(z.enum(["pem", "jwks-url"]), "pem"),
@@ -223,12 +230,10 @@ export function loadHeartbeatConfig(env: Env = process.env): HeartbeatConfig {
       "Invalid configuration: CHAT_TOKEN_SECRET or CHAT_TOKEN_KEY_PARAMETER is required",
     );
   }
+  // Which names jose may be given (never `none`) is the verifier's rule: createChatTokenVerifier.
   const algorithms = parsed.CHAT_TOKEN_ALGORITHMS
     ? parsed.CHAT_TOKEN_ALGORITHMS.split(",").map((alg) => alg.trim())
     : DEFAULT_ALGORITHMS[key.kind];
-  if (algorithms.some((alg) => alg === "" || alg.toLowerCase() === "none")) {
-    throw new ConfigError("Invalid configuration: CHAT_TOKEN_ALGORITHMS may not list 'none'");
-  }
   return {
     database,
     bucketSeconds: REPORT_WINDOW_SECONDS,

@@ -1,8 +1,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
-import type { HeartbeatOutcome } from "../heartbeat/domain/outcomes.ts";
 import type { ErrorCode } from "./http/error-contract.ts";
+import type { HeartbeatOutcome } from "./outcomes.ts";
 
 export const METRICS_NAMESPACE = "ChatHeartbeat";
 
@@ -22,8 +22,9 @@ export const METRIC = {
 } as const;
 
 /**
- * Powertools Logger, Metrics and Tracer for one function. Service name and log level come from the
- * standard POWERTOOLS_* variables; the namespace is fixed by SPEC §5.
+ * Powertools Logger, Metrics and Tracer for one function. The service name is the function's own
+ * (SERVICE, passed in: it overrides POWERTOOLS_SERVICE_NAME) and the namespace is fixed by SPEC §5;
+ * the rest (log level, metrics and tracing switches) comes from the standard POWERTOOLS_* variables.
  */
 export function createObservability(serviceName: (typeof SERVICE)[keyof typeof SERVICE]) {
   const logger = new Logger({ serviceName });

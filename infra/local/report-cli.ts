@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
-import { resolveDataApiTarget } from "./data-api-target.ts";
+import { resolveDataApiTarget } from "./data-api-locator.ts";
 
 /**
  * `npm run report`: runs the reporter handler once, as its schedule would, against the database

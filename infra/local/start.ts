@@ -5,13 +5,13 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { z } from "zod/mini";
-import { loadChatTokenPolicy } from "../../functions/shared/config.ts";
+import { ChatTokenSecret, loadChatTokenPolicy } from "../../functions/shared/config.ts";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
 import { corsConfiguration, parseAllowedOrigins } from "../aws/cors.cjs";
-import { dataApiMigrationTarget } from "../migrate/data-api-target.ts";
+import { dataApiMigrationTarget } from "../migrate/data-api-migration-target.ts";
 import { migrate } from "../migrate/runner.ts";
 import { startDataApiServer } from "./data-api/server.ts";
-import { localDataApiEnvironment, STACK_FILE, type StackFile } from "./data-api-target.ts";
+import { localDataApiEnvironment, STACK_FILE, type StackFile } from "./data-api-locator.ts";
 import { DEMO, DemoSeedRefused, seedDemo } from "./demo-seed.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "./dev-secret.ts";
 import { type LocalRoute, offlineLambdaInvoker, startLocalHttpApi } from "./http-api.ts";
@@ -43,7 +43,7 @@ const StartEnv = z.object({
   PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 3000),
   DATABASE_URL: z.optional(z.string().check(z.minLength(1))),
   SEED_DEMO: z.optional(z.enum(["0", "1"])),
-  CHAT_TOKEN_SECRET: z._default(z.string().check(z.minLength(32)), LOCAL_DEV_TOKEN_SECRET),
+  CHAT_TOKEN_SECRET: z._default(ChatTokenSecret, LOCAL_DEV_TOKEN_SECRET),
   CHAT_TOKEN_ISSUER: z._default(z.string(), "chat-heartbeat-local"),
   CHAT_TOKEN_AUDIENCE: z._default(z.string(), "chat-heartbeat"),
   REPORT_WINDOW_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 300),

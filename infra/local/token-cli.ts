@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { z } from "zod/mini";
+import { ChatTokenSecret } from "../../functions/shared/config.ts";
 import {
   LOCAL_DEV_TOKEN_AUDIENCE,
   LOCAL_DEV_TOKEN_ISSUER,
@@ -54,16 +55,7 @@ const SignRequest = z.object({
   chatId: z.optional(z.guid("--chat must be a UUID")),
   scope: z.optional(z.string()),
   ttl: z.optional(z.string()),
-  secret: z.optional(
-    z
-      .string()
-      .check(
-        z.refine(
-          (secret) => Buffer.byteLength(secret, "utf8") >= 32,
-          "the token secret must be at least 32 bytes",
-        ),
-      ),
-  ),
+  secret: z.optional(ChatTokenSecret),
   issuer: z.optional(z.string().check(z.minLength(1))),
   audience: z.optional(z.string().check(z.minLength(1))),
   type: z.optional(z.string().check(z.minLength(1))),

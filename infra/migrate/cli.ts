@@ -1,6 +1,6 @@
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
-import { resolveDataApiTarget } from "../local/data-api-target.ts";
-import { dataApiMigrationTarget } from "./data-api-target.ts";
+import { resolveDataApiTarget } from "../local/data-api-locator.ts";
+import { dataApiMigrationTarget } from "./data-api-migration-target.ts";
 import { migrate } from "./runner.ts";
 
 /** `npm run migrate`: applies `sql/migrations` through the Data API (local or AWS). */

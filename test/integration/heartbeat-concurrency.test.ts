@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RecordedHeartbeat } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import {
   ago,
@@ -12,7 +13,7 @@ import {
   readOutcomeCounts,
   seedRunningWorkspace,
 } from "../support/fixtures.ts";
-import { type HeartbeatResult, pgHeartbeatDriver } from "../support/heartbeat-driver.ts";
+import { pgHeartbeatDriver } from "../support/heartbeat-driver.ts";
 
 /**
  * 50 heartbeats on one workspace at once, each on its own connection (as 50 Lambda invocations
@@ -78,7 +79,7 @@ async function raceOnLockedBuild(
   buildId: string,
   chatId: string,
   userId: string,
-): Promise<HeartbeatResult[]> {
+): Promise<RecordedHeartbeat[]> {
   const locker = await db.pool.connect();
   try {
     await locker.query("BEGIN");
@@ -115,7 +116,7 @@ async function raceOnLockedWorkspace(workspaceId: string, chatId: string, userId
   }
 }
 
-const tally = (results: Array<HeartbeatResult | "not_found">) =>
+const tally = (results: Array<RecordedHeartbeat | "not_found">) =>
   results.reduce<Record<string, number>>((acc, result) => {
     const key = result === "not_found" ? "not_found" : result.outcome;
     acc[key] = (acc[key] ?? 0) + 1;

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { RecordedHeartbeat } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import {
   ago,
@@ -20,11 +21,7 @@ import {
   seconds,
   seedRunningWorkspace,
 } from "../support/fixtures.ts";
-import {
-  type HeartbeatDriver,
-  type HeartbeatResult,
-  pgHeartbeatDriver,
-} from "../support/heartbeat-driver.ts";
+import { type HeartbeatDriver, pgHeartbeatDriver } from "../support/heartbeat-driver.ts";
 import { handlerHeartbeatDriver, startHeartbeatStack } from "../support/heartbeat-stack.ts";
 
 /**
@@ -137,7 +134,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
       return result;
     }
 
-    async function accepted(chatId: string, userId: string): Promise<HeartbeatResult> {
+    async function accepted(chatId: string, userId: string): Promise<RecordedHeartbeat> {
       const result = await beat(chatId, userId);
       if (result === "not_found") throw new Error("expected an accepted heartbeat");
       return result;
@@ -145,7 +142,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
 
     /** The response reports exactly what the rows now hold. */
     async function expectResultMatchesRows(
-      result: HeartbeatResult,
+      result: RecordedHeartbeat,
       seeded: { workspaceId: string; buildId: string },
     ) {
       const build = await readBuild(db.pool, seeded.buildId);
@@ -264,12 +261,12 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           build: { deadline: fromNow(57 * 60 + 5) },
           workspace: { lastUsedAt: ago(5) },
         });
-        let result: HeartbeatResult | undefined;
+        let result: RecordedHeartbeat | undefined;
         await expectNoWrites(seeded, async () => {
           result = await accepted(seeded.chatId, seeded.ownerId);
         });
         expect(result?.outcome).toBe("not_due");
-        await expectResultMatchesRows(result as HeartbeatResult, seeded);
+        await expectResultMatchesRows(result as RecordedHeartbeat, seeded);
       });
 
       it("writes when the deadline is just inside now + 0.95 I", async () => {
@@ -324,7 +321,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           build: { deadline: max, maxDeadline: max },
           workspace: { lastUsedAt: ago(1) },
         });
-        let result: HeartbeatResult | undefined;
+        let result: RecordedHeartbeat | undefined;
         await expectNoWrites(seeded, async () => {
           result = await accepted(seeded.chatId, seeded.ownerId);
         });
@@ -352,7 +349,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
     describe("not eligible for a bump (the workspace is still marked used)", () => {
       const cases: Array<{
         name: string;
-        outcome: HeartbeatResult["outcome"];
+        outcome: RecordedHeartbeat["outcome"];
         options: Parameters<typeof seedRunningWorkspace>[1];
       }> = [
         {
@@ -541,19 +538,19 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
         const seeded = await seedRunningWorkspace(db.pool, {
           workspace: { dormantAt: ago(3600), lastUsedAt: ago(7 * 24 * 3600) },
         });
-        let result: HeartbeatResult | undefined;
+        let result: RecordedHeartbeat | undefined;
         await expectNoWrites(seeded, async () => {
           result = await accepted(seeded.chatId, seeded.ownerId);
         });
         expect(result?.outcome).toBe("dormant");
-        await expectResultMatchesRows(result as HeartbeatResult, seeded);
+        await expectResultMatchesRows(result as RecordedHeartbeat, seeded);
       });
 
       it("no_workspace for a deleted workspace", async () => {
         const seeded = await seedRunningWorkspace(db.pool, {
           workspace: { deleted: true, lastUsedAt: ago(3600) },
         });
-        let result: HeartbeatResult | undefined;
+        let result: RecordedHeartbeat | undefined;
         await expectNoWrites(seeded, async () => {
           result = await accepted(seeded.chatId, seeded.ownerId);
         });
@@ -589,7 +586,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           ownerId: intruder,
           workspaceId: seeded.workspaceId,
         });
-        let result: HeartbeatResult | undefined;
+        let result: RecordedHeartbeat | undefined;
         await expectNoWrites(seeded, async () => {
           result = await accepted(chat.id, intruder);
         });
@@ -605,7 +602,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           ownerId: PREBUILDS_USER_ID,
           workspace: { lastUsedAt: ago(3600) },
         });
-        let result: HeartbeatResult | undefined;
+        let result: RecordedHeartbeat | undefined;
         await expectNoWrites(seeded, async () => {
           result = await accepted(seeded.chatId, PREBUILDS_USER_ID);
         });
@@ -630,7 +627,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           chat: { archived: true, status: "running" },
           workspace: { lastUsedAt: ago(3600) },
         });
-        let result: HeartbeatResult | undefined;
+        let result: RecordedHeartbeat | undefined;
         await expectNoWrites(seeded, async () => {
           result = await accepted(seeded.chatId, seeded.ownerId);
         });
@@ -656,12 +653,12 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
             chat: { status },
             workspace: { lastUsedAt: ago(3600) },
           });
-          let result: HeartbeatResult | undefined;
+          let result: RecordedHeartbeat | undefined;
           await expectNoWrites(seeded, async () => {
             result = await accepted(seeded.chatId, seeded.ownerId);
           });
           expect(result?.outcome).toBe("chat_idle");
-          await expectResultMatchesRows(result as HeartbeatResult, seeded);
+          await expectResultMatchesRows(result as RecordedHeartbeat, seeded);
         });
       }
 
@@ -683,12 +680,12 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
           ...notDue,
           workspace: { lastUsedAt: ago(30) },
         });
-        let result: HeartbeatResult | undefined;
+        let result: RecordedHeartbeat | undefined;
         await expectNoWrites(seeded, async () => {
           result = await accepted(seeded.chatId, seeded.ownerId);
         });
         expect(result?.outcome).toBe("not_due");
-        await expectResultMatchesRows(result as HeartbeatResult, seeded);
+        await expectResultMatchesRows(result as RecordedHeartbeat, seeded);
       });
 
       it("is moved to now when more than 60 s old, and only once for back-to-back heartbeats", async () => {

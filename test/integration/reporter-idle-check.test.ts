@@ -3,7 +3,7 @@ import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
-import { localDataApiEnvironment } from "../../infra/local/data-api-target.ts";
+import { localDataApiEnvironment } from "../../infra/local/data-api-locator.ts";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
 import { captureOutput, emfBackedCloudWatch, emfPoints } from "../support/emf-cloudwatch.ts";

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { Report } from "../../functions/reporter/domain/windows.ts";
 import { REPORTER_DATA_API_TIMEOUT_MS } from "../../functions/shared/config.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../../infra/local/data-api-target.ts";
+import { localDataApiEnvironment } from "../../infra/local/data-api-locator.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { seedRunningWorkspace } from "../support/fixtures.ts";

@@ -1,4 +1,4 @@
-import type { HeartbeatOutcome } from "../../functions/heartbeat/domain/outcomes.ts";
+import type { HeartbeatOutcome } from "../../functions/shared/outcomes.ts";
 
 /**
  * A reference model of one heartbeat (SPEC §2), written from the SPEC and nothing else, in exact

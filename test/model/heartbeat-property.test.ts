@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEARTBEAT_OUTCOMES } from "../../functions/heartbeat/domain/outcomes.ts";
+import { HEARTBEAT_OUTCOMES } from "../../functions/shared/outcomes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { pgHeartbeatDriver } from "../support/heartbeat-driver.ts";
 import {

@@ -9,7 +9,7 @@ import {
   seedRunningWorkspace,
 } from "../support/fixtures.ts";
 import {
-  type HeartbeatResponse,
+  type HandlerResponse,
   type HeartbeatStack,
   startHeartbeatStack,
   TEST_TOKEN_SECRET,
@@ -74,7 +74,7 @@ async function seededChat(): Promise<SeededWorkspace & { token: string }> {
 }
 
 /** Nothing internal may reach the client: not the SQL, the injected text, the ARNs or a stack. */
-function expectNothingRevealed(response: HeartbeatResponse) {
+function expectNothingRevealed(response: HandlerResponse) {
   const text = JSON.stringify(response.body);
   for (const secret of [
     "SELECT",

@@ -1,6 +1,6 @@
 import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { HeartbeatReport } from "../../functions/heartbeat/domain/outcomes.ts";
+import type { HeartbeatResponse } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
@@ -16,7 +16,7 @@ import {
   seedRunningWorkspace,
 } from "../support/fixtures.ts";
 import {
-  type HeartbeatResponse,
+  type HandlerResponse,
   type HeartbeatStack,
   startHeartbeatStack,
   TEST_TOKEN_SECRET,
@@ -82,7 +82,7 @@ async function writesTo(rowId: string): Promise<RowWrite[]> {
 }
 
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
-const report = (response: HeartbeatResponse) => response.body as HeartbeatReport;
+const bodyOf = (response: HandlerResponse) => response.body as HeartbeatResponse;
 
 async function chatWithToken(options: RunningWorkspaceOptions = {}) {
   const seeded = await seedRunningWorkspace(stack.db.pool, options);
@@ -103,7 +103,7 @@ describe("50 concurrent heartbeats on one due workspace", () => {
     );
 
     expect(responses.map((response) => response.status)).toEqual(Array(50).fill(200));
-    const outcomes = responses.map((response) => report(response).outcome);
+    const outcomes = responses.map((response) => bodyOf(response).outcome);
     expect(outcomes.filter((outcome) => outcome === "bumped")).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome === "not_due")).toHaveLength(49);
     // One statement per heartbeat, no transactions around it.
@@ -113,9 +113,9 @@ describe("50 concurrent heartbeats on one due workspace", () => {
     expect(await writesTo(chat.buildId)).toHaveLength(1);
     expect(await writesTo(chat.workspaceId)).toHaveLength(1);
 
-    const winning = responses.find((response) => report(response).outcome === "bumped");
+    const winning = responses.find((response) => bodyOf(response).outcome === "bumped");
     if (!winning) throw new Error("no heartbeat bumped");
-    const winner = report(winning);
+    const winner = bodyOf(winning);
     const buildAfter = await readBuild(stack.db.pool, chat.buildId);
     expect(buildAfter.xmin).not.toBe(buildBefore.xmin);
     expect(buildAfter.deadline?.toISOString()).toBe(winner.deadline);
@@ -131,7 +131,7 @@ describe("50 concurrent heartbeats on one due workspace", () => {
     // Every loser reports the deadline the winner wrote or the one before it, never another.
     for (const response of responses) {
       expect([winner.deadline, buildBefore.deadline?.toISOString()]).toContain(
-        report(response).deadline,
+        bodyOf(response).deadline,
       );
     }
 
@@ -153,7 +153,7 @@ describe("heartbeats racing a new build", () => {
         build: { deadline: fromNow(0.5) },
       });
       const countsBefore = await readOutcomeCounts(stack.db.pool);
-      const responses: HeartbeatResponse[] = [];
+      const responses: HandlerResponse[] = [];
       let afterInsert = -1;
       const beat = async () => {
         // Each worker keeps beating until 40 heartbeats have completed after the insert.
@@ -196,13 +196,13 @@ describe("heartbeats racing a new build", () => {
       for (let i = 0; i < 3; i++) {
         await new Promise((resolve) => setTimeout(resolve, 60));
         const after = await stack.send({ chatId: chat.chatId, token: chat.token });
-        expect(report(after).outcome).toBe("bumped");
+        expect(bodyOf(after).outcome).toBe("bumped");
         responses.push(after);
       }
       expect((await readBuild(stack.db.pool, chat.buildId)).xmin).toBe(oldBuild.xmin);
       const countsAfter = await readOutcomeCounts(stack.db.pool);
       expect(total(countsAfter) - total(countsBefore)).toBe(responses.length);
-      const bumped = responses.filter((response) => report(response).outcome === "bumped");
+      const bumped = responses.filter((response) => bodyOf(response).outcome === "bumped");
       expect((countsAfter.bumped ?? 0) - (countsBefore.bumped ?? 0)).toBe(bumped.length);
       expect(bumped.length).toBe(oldWrites.length + (await writesTo(newBuild.id)).length);
     },
@@ -229,7 +229,7 @@ describe("heartbeats racing the reporter", () => {
         while (Date.now() < until) {
           const response = await stack.send({ chatId: chat.chatId, token: chat.token });
           expect(response.status, JSON.stringify(response.body)).toBe(200);
-          const { outcome } = report(response);
+          const { outcome } = bodyOf(response);
           expected[outcome] = (expected[outcome] ?? 0) + 1;
         }
       }),

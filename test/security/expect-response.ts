@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { expect } from "vitest";
-import { HEARTBEAT_OUTCOMES } from "../../functions/heartbeat/domain/outcomes.ts";
+import { HEARTBEAT_OUTCOMES } from "../../functions/shared/outcomes.ts";
 import { readOutcomeCounts } from "../support/fixtures.ts";
-import type { HeartbeatResponse, HeartbeatStack } from "../support/heartbeat-stack.ts";
+import type { HandlerResponse, HeartbeatStack } from "../support/heartbeat-stack.ts";
 import { snapshotRows } from "../support/snapshot.ts";
 
 /**
@@ -50,7 +50,7 @@ export async function expectRejectedWithoutWrite(
   stack: HeartbeatStack,
   event: APIGatewayProxyEventV2,
   expected: ExpectedRejection,
-): Promise<HeartbeatResponse> {
+): Promise<HandlerResponse> {
   const before = await snapshotRows(stack.db.pool);
   stack.dataApi.resetStats();
   const response = await stack.invoke(event);
@@ -83,7 +83,7 @@ export async function expectRejectedWithoutWrite(
 export async function expectAcceptedOnce(
   stack: HeartbeatStack,
   event: APIGatewayProxyEventV2,
-): Promise<HeartbeatResponse> {
+): Promise<HandlerResponse> {
   const countsBefore = await readOutcomeCounts(stack.db.pool);
   stack.dataApi.resetStats();
   const response = await stack.invoke(event);

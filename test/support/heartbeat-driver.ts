@@ -1,25 +1,15 @@
 import type pg from "pg";
-import type { HeartbeatOutcome } from "../../functions/heartbeat/domain/outcomes.ts";
+import type { RecordedHeartbeat } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import { HeartbeatRow, heartbeatFromRow } from "../../functions/heartbeat/heartbeat-store.ts";
 import { toPositionalParameters } from "../../infra/local/sql-lexer.ts";
 import heartbeatSql from "../../sql/queries/heartbeat.sql";
-
-/** What one accepted heartbeat reports, as in the SPEC §3 response body (times ISO-8601 UTC). */
-export interface HeartbeatResult {
-  outcome: HeartbeatOutcome;
-  workspaceId: string | null;
-  deadline: string | null;
-  maxDeadline: string | null;
-  lastUsedAt: string | null;
-  nextHeartbeatSeconds: number;
-}
 
 /**
  * One heartbeat for `chatId` by the token subject `userId`. The rule tests are written against this
  * interface so the same cases can run through the statement alone or through the whole handler.
  */
 export interface HeartbeatDriver {
-  beat(chatId: string, userId: string): Promise<HeartbeatResult | "not_found">;
+  beat(chatId: string, userId: string): Promise<RecordedHeartbeat | "not_found">;
 }
 
 const statement = toPositionalParameters(heartbeatSql);

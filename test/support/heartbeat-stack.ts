@@ -4,17 +4,18 @@ import type {
   Context,
 } from "aws-lambda";
 import { vi } from "vitest";
+import type { RecordedHeartbeat } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../../infra/local/data-api-target.ts";
+import { localDataApiEnvironment } from "../../infra/local/data-api-locator.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "../../infra/local/dev-secret.ts";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { type HeartbeatRequest, heartbeatEvent, lambdaContext } from "./api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
-import type { HeartbeatDriver, HeartbeatResult } from "./heartbeat-driver.ts";
+import type { HeartbeatDriver } from "./heartbeat-driver.ts";
 
 export const TEST_TOKEN_SECRET = LOCAL_DEV_TOKEN_SECRET;
 
-export interface HeartbeatResponse {
+export interface HandlerResponse {
   status: number;
   headers: Record<string, string>;
   body: unknown;
@@ -24,10 +25,10 @@ export interface HeartbeatStack {
   db: TestDatabase;
   dataApi: DataApiServer;
   /** Invokes the real handler in-process with an API Gateway v2 event. */
-  invoke(event: APIGatewayProxyEventV2): Promise<HeartbeatResponse>;
+  invoke(event: APIGatewayProxyEventV2): Promise<HandlerResponse>;
   /** The same, returning the function's result as Lambda hands it to API Gateway. */
   invokeRaw(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2>;
-  send(request: HeartbeatRequest): Promise<HeartbeatResponse>;
+  send(request: HeartbeatRequest): Promise<HandlerResponse>;
   stop(): Promise<void>;
 }
 
@@ -65,7 +66,7 @@ export async function startHeartbeatStack(
     event: APIGatewayProxyEventV2,
     context: Context,
   ) => Promise<APIGatewayProxyStructuredResultV2>;
-  const invoke = async (event: APIGatewayProxyEventV2): Promise<HeartbeatResponse> => {
+  const invoke = async (event: APIGatewayProxyEventV2): Promise<HandlerResponse> => {
     const result = await handler(event, lambdaContext());
     const headers = Object.fromEntries(
       Object.entries(result.headers ?? {}).map(([name, value]) => [
@@ -105,7 +106,7 @@ export function handlerHeartbeatDriver(stack: HeartbeatStack): HeartbeatDriver &
         throw new Error(`heartbeat answered ${response.status}: ${JSON.stringify(response.body)}`);
       }
       const { outcome, workspaceId, deadline, maxDeadline, lastUsedAt, nextHeartbeatSeconds } =
-        response.body as HeartbeatResult;
+        response.body as RecordedHeartbeat;
       // The header carries the same hint as the body.
       if (response.headers["x-poll-interval"] !== String(nextHeartbeatSeconds)) {
         throw new Error(`X-Poll-Interval ${response.headers["x-poll-interval"]} ≠ body`);

@@ -10,6 +10,19 @@ const BASE = {
 
 const load = (env: Record<string, string | undefined>) => loadHeartbeatConfig({ ...BASE, ...env });
 
+describe("CHAT_TOKEN_SECRET", () => {
+  it("must be at least 32 bytes (SPEC §4), counted in bytes, naming the variable", () => {
+    expect(() => load({ CHAT_TOKEN_SECRET: "x".repeat(31) })).toThrow(ConfigError);
+    expect(() => load({ CHAT_TOKEN_SECRET: "x".repeat(31) })).toThrow(/CHAT_TOKEN_SECRET/);
+    expect(() => load({ CHAT_TOKEN_SECRET: "é".repeat(15) })).toThrow(/at least 32 bytes/);
+    expect(load({ CHAT_TOKEN_SECRET: "x".repeat(32) }).token.key).toEqual({
+      kind: "shared-secret",
+      secret: "x".repeat(32),
+    });
+    expect(load({ CHAT_TOKEN_SECRET: "é".repeat(16) }).token.key.kind).toBe("shared-secret");
+  });
+});
+
 describe("CHAT_TOKEN_MAX_LIFETIME", () => {
   it("defaults to 24 h, also when empty (as serverless.yml passes an unset param)", () => {
     expect(load({}).token.maxLifetimeSeconds).toBe(86_400);

@@ -1,17 +1,10 @@
 import { base64url, errors, jwtVerify } from "jose";
 import * as z from "zod/mini";
 import { ConfigError } from "../../shared/config.ts";
+import type { ChatTokenVerifier } from "../domain/record-heartbeat.ts";
 import { duplicateMemberName } from "./duplicate-members.ts";
 import { ChatTokenKeyUnavailableError, type ChatTokenRejection, invalidToken } from "./errors.ts";
 import type { ChatTokenKeySource } from "./keys.ts";
-
-export {
-  ChatTokenError,
-  type ChatTokenErrorCode,
-  ChatTokenKeyUnavailableError,
-  type ChatTokenRejection,
-  wwwAuthenticate,
-} from "./errors.ts";
 
 /** A verified chat token's claims (RFC 7519 / RFC 9068 names; `chat_id` is ours). */
 export interface ChatTokenClaims {
@@ -33,7 +26,7 @@ export interface ChatTokenVerifierOptions {
   issuer: string;
   /** `aud` (a string or an array) must contain this. */
   audience: string;
-  /** Accepted `alg` values; `none` is refused here and never reaches jose. */
+  /** Accepted `alg` values; `none` is refused here (the one place) and never reaches jose. */
   algorithms: string[];
   /** Allowed clock skew; SPEC §4 caps it at 60 s, the default. */
   clockToleranceSeconds?: number;
@@ -47,11 +40,6 @@ export interface ChatTokenVerifierOptions {
   /** When set, the JOSE header's `typ` must equal it (RFC 8725 §3.11, `CHAT_TOKEN_TYPE`). */
   type?: string;
   now?: () => Date;
-}
-
-export interface ChatTokenVerifier {
-  /** Resolves the claims of a valid `Bearer` token; otherwise throws ChatTokenError(invalid_token). */
-  verify(authorizationHeader: string | undefined): Promise<ChatTokenClaims>;
 }
 
 export const MAX_CLOCK_TOLERANCE_SECONDS = 60;
@@ -262,5 +250,3 @@ export function createChatTokenVerifier(options: ChatTokenVerifierOptions): Chat
     },
   };
 }
-
-export type { ChatTokenKeySource } from "./keys.ts";

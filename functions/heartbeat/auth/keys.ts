@@ -15,17 +15,12 @@ export interface ChatTokenKeySource {
   resolve(): Promise<ChatTokenVerificationKey>;
 }
 
-/** SPEC §4: the local stage's HS256 secret must be at least 32 bytes (RFC 7518 §3.2). */
-export const MIN_SHARED_SECRET_BYTES = 32;
-
-/** HS256 with a shared secret: the local stage. */
+/**
+ * HS256 with a shared secret: the local stage. Its length (SPEC §4: at least 32 bytes) is checked
+ * where the secret enters, when configuration is parsed (`ChatTokenSecret` in shared/config.ts).
+ */
 export function sharedSecretKey(secret: string | Uint8Array): ChatTokenKeySource {
   const bytes = typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
-  if (bytes.byteLength < MIN_SHARED_SECRET_BYTES) {
-    throw new ConfigError(
-      `Invalid configuration: the chat token secret must be at least ${MIN_SHARED_SECRET_BYTES} bytes`,
-    );
-  }
   const key = Promise.resolve(bytes);
   return { resolve: () => key };
 }
@@ -152,7 +147,9 @@ export function jwksKey(url: string | URL, options: JwksOptions = {}): ChatToken
 /** Reads a parameter's current value; undefined when it has none. */
 export type ParameterLoader = (name: string) => Promise<string | undefined>;
 
-export type ParameterProvider = "ssm" | "secretsmanager";
+type ParameterKeyConfig = Extract<ChatTokenKeyConfig, { kind: "parameter" }>;
+export type ParameterProvider = ParameterKeyConfig["provider"];
+export type ParameterKeyFormat = ParameterKeyConfig["format"];
 
 /** How long Powertools keeps a fetched value before asking SSM/Secrets Manager again. */
 const DEFAULT_PARAMETER_MAX_AGE_SECONDS = 300;
@@ -182,8 +179,8 @@ export function powertoolsParameterLoader(
 export interface ParameterKeyOptions {
   /** SSM parameter name or Secrets Manager secret id/ARN. */
   name: string;
-  /** What the stored value is: a PEM public key, a JWKS URL, or an HS256 secret. */
-  kind: "pem" | "jwks-url" | "secret";
+  /** What the stored value is: a PEM public key or a JWKS URL. */
+  kind: ParameterKeyFormat;
   provider: ParameterProvider;
   /** For `pem`; inferred from the key when omitted. */
   alg?: PublicKeyAlgorithm;
@@ -193,7 +190,7 @@ export interface ParameterKeyOptions {
 }
 
 /**
- * A key whose PEM / JWKS URL / secret is stored in SSM Parameter Store or Secrets Manager.
+ * A key whose PEM / JWKS URL is stored in SSM Parameter Store or Secrets Manager.
  * The value is re-read through the Powertools cache (`maxAge`), and the key built from it is
  * kept until the value changes, so a rotated parameter takes effect without a redeploy.
  */
@@ -231,8 +228,6 @@ function keySourceForValue(options: ParameterKeyOptions, value: string): ChatTok
       return publicKeyFromPem(value, options.alg);
     case "jwks-url":
       return jwksKey(value);
-    case "secret":
-      return sharedSecretKey(value);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { HeartbeatOutcome } from "../../heartbeat/domain/outcomes.ts";
+import type { ReporterConfig } from "../../shared/config.ts";
 import {
   buildReport,
   type EpochSeconds,
@@ -28,17 +28,8 @@ export interface ReportStore {
   pruneBatch(retentionSeconds: number, batchSize: number): Promise<number>;
 }
 
-export interface ReportSettings {
-  windowSeconds: number;
-  settleSeconds: number;
-  maxWindowsPerRun: number;
-  /** null: clients follow the pacing hint. */
-  heartbeatIntervalSeconds: number | null;
-  activityBumpSeconds: number;
-  retentionDays: number;
-  pruneBatchSize: number;
-  pruneMaxBatches: number;
-}
+/** What a run needs of the reporter's configuration: all of it but the connection and the idle check. */
+export type ReportSettings = Omit<ReporterConfig, "database" | "idleCheck">;
 
 export interface ReportRun {
   report: Report;
@@ -48,8 +39,6 @@ export interface ReportRun {
   caughtUp: boolean;
   pruned: number;
 }
-
-export type { HeartbeatOutcome };
 
 /**
  * Reports every complete window since the last reported one, exactly once: the counts are read

@@ -1,4 +1,4 @@
-import { HEARTBEAT_OUTCOMES, type HeartbeatOutcome } from "../../heartbeat/domain/outcomes.ts";
+import { HEARTBEAT_OUTCOMES, type HeartbeatOutcome } from "../../shared/outcomes.ts";
 
 /** Seconds since the Unix epoch: the reporter's only notion of time, so no zone can shift it. */
 export type EpochSeconds = number;

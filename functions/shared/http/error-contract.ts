@@ -2,8 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ParseError } from "@aws-lambda-powertools/parser";
 import type { MiddlewareObj } from "@middy/core";
-import { createError } from "@middy/util";
-import type { Context } from "aws-lambda";
+import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { DatabaseUnavailableError } from "../database/database.ts";
 import { METRIC } from "../observability.ts";
 import { BodyEncodingError, ContentEncodingError, PayloadTooLargeError } from "./body-limit.ts";
@@ -60,13 +59,14 @@ function classifyCommon(error: unknown): ContractError | undefined {
 /**
  * The one place errors become responses: every failure leaves as SPEC §3's JSON
  * `{"error":{"code","message"},"requestId"}`, counted as a metric and logged once; a 500 never says
- * why. Put it after `@middy/http-error-handler` in `.use()` order so its `onError` runs first.
+ * why. It sets `request.response` itself (as middy's own `http-error-handler` does), so it needs no
+ * other error middleware and does not depend on where it sits in `.use()`.
  */
 export function httpErrorContract(options: {
   logger: Logger;
   metrics: Metrics;
   classify?: ErrorClassifier;
-}): MiddlewareObj<unknown, unknown, Error, Context> {
+}): MiddlewareObj<unknown, APIGatewayProxyStructuredResultV2, Error, Context> {
   return {
     onError: (request) => {
       const error = request.error;
@@ -90,12 +90,15 @@ export function httpErrorContract(options: {
         requestId:
           typeof gatewayRequestId === "string" ? gatewayRequestId : request.context.awsRequestId,
       };
-      // @middy/http-error-handler renders `statusCode`, `message` and `headers` of an exposed error
-      // (createError's options do not carry headers, so they are set on the error itself).
-      request.error = Object.assign(
-        createError(contract.status, JSON.stringify(body), { expose: true }),
-        { headers: { "Cache-Control": "no-store", ...contract.headers } },
-      );
+      request.response = {
+        statusCode: contract.status,
+        headers: {
+          "Content-Type": "application/json",
+          "Cache-Control": "no-store",
+          ...contract.headers,
+        },
+        body: JSON.stringify(body),
+      };
     },
   };
 }

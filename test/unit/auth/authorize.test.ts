@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { authorizeHeartbeat } from "../../../functions/heartbeat/auth/authorize.ts";
-import { ChatTokenError, wwwAuthenticate } from "../../../functions/heartbeat/auth/chat-token.ts";
+import { ChatTokenError, wwwAuthenticate } from "../../../functions/heartbeat/auth/errors.ts";
 
 const USER = "5b0f4a7e-0f57-4d67-9a36-6f0c1a2b3c4d";
 const CHAT = "0d9f6c1e-2b3a-4c5d-8e7f-901a2b3c4d5e";

@@ -9,11 +9,11 @@ import {
   type JWK,
 } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createChatTokenVerifier } from "../../../functions/heartbeat/auth/chat-token.ts";
 import {
   ChatTokenError,
   ChatTokenKeyUnavailableError,
-  createChatTokenVerifier,
-} from "../../../functions/heartbeat/auth/chat-token.ts";
+} from "../../../functions/heartbeat/auth/errors.ts";
 import {
   type ChatTokenKeySource,
   chatTokenKeySource,
@@ -21,9 +21,8 @@ import {
   keyFromParameterStore,
   type ParameterLoader,
   publicKeyFromPem,
-  sharedSecretKey,
 } from "../../../functions/heartbeat/auth/keys.ts";
-import { ConfigError } from "../../../functions/shared/config.ts";
+import { ConfigError, loadHeartbeatConfig } from "../../../functions/shared/config.ts";
 import {
   AUDIENCE,
   bearer,
@@ -59,13 +58,6 @@ const close = (server: Server) =>
     server.closeAllConnections();
     server.close(() => resolve());
   });
-
-describe("sharedSecretKey", () => {
-  it("refuses a secret shorter than 32 bytes", () => {
-    expect(() => sharedSecretKey("x".repeat(31))).toThrow(ConfigError);
-    expect(() => sharedSecretKey("x".repeat(32))).not.toThrow();
-  });
-});
 
 describe("publicKeyFromPem", () => {
   it("refuses a private key or garbage instead of deriving a public key from it", async () => {
@@ -208,22 +200,6 @@ describe("keyFromParameterStore", () => {
     );
   });
 
-  it("holds an HS256 secret too", async () => {
-    const store = fakeStore({ secret: SHARED_SECRET });
-    const verifier = verifierFor(
-      keyFromParameterStore({
-        name: "secret",
-        kind: "secret",
-        provider: "secretsmanager",
-        load: store.load,
-      }),
-      ["HS256"],
-    );
-    await expect(verifier.verify(bearer(await signToken()))).resolves.toMatchObject({
-      sub: USER_ID,
-    });
-  });
-
   it("reports a failing store as key unavailable and an empty value as configuration", async () => {
     const failing = keyFromParameterStore({
       name: "/chat/key",
@@ -248,10 +224,14 @@ describe("keyFromParameterStore", () => {
 
 describe("chatTokenKeySource", () => {
   it("builds the local stage's shared-secret key from configuration", async () => {
-    const verifier = verifierFor(
-      chatTokenKeySource({ kind: "shared-secret", secret: SHARED_SECRET }),
-      ["HS256"],
-    );
+    // The path the handler takes: the environment parsed once, then the key it names.
+    const config = loadHeartbeatConfig({
+      DB_CLUSTER_ARN: "arn:aws:rds:us-east-1:000000000000:cluster:unit",
+      DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:000000000000:secret:unit",
+      DB_NAME: "unit",
+      CHAT_TOKEN_SECRET: SHARED_SECRET,
+    });
+    const verifier = verifierFor(chatTokenKeySource(config.token.key), config.token.algorithms);
     await expect(verifier.verify(bearer(await signToken()))).resolves.toMatchObject({
       sub: USER_ID,
     });

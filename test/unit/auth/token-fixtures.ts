@@ -3,7 +3,7 @@ import { expect } from "vitest";
 import {
   ChatTokenError,
   type ChatTokenRejection,
-} from "../../../functions/heartbeat/auth/chat-token.ts";
+} from "../../../functions/heartbeat/auth/errors.ts";
 
 /** A fixed clock: every token below is made relative to it, and every verifier reads it. */
 export const NOW = new Date("2026-11-25T10:00:00.000Z");

@@ -6,9 +6,9 @@ import {
 } from "@aws-sdk/client-cloudwatch";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { HEARTBEAT_OUTCOMES } from "../../../functions/heartbeat/domain/outcomes.ts";
 import { createCloudWatchActivitySource } from "../../../functions/reporter/cloudwatch-activity.ts";
 import { checkIdle } from "../../../functions/reporter/domain/idle-check.ts";
+import { HEARTBEAT_OUTCOMES } from "../../../functions/shared/outcomes.ts";
 
 /** The idle check's GetMetricData call against a stubbed SDK client (aws-sdk-client-mock). */
 

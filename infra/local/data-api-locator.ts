@@ -4,6 +4,12 @@ import { z } from "zod/mini";
 import { type DatabaseConfig, loadDatabaseConfig } from "../../functions/shared/config.ts";
 import { startDataApiServer } from "./data-api/server.ts";
 
+/**
+ * The Data API the local tools reach: the CLIs (`migrate`, `report`) find one here, `npm start`
+ * records its own in `.local/stack.json`, and tests and benches hand a local endpoint to a function
+ * through the environment it reads.
+ */
+
 /** Where `npm start` records how to reach the running local stack. */
 export const STACK_FILE = fileURLToPath(new URL("../../.local/stack.json", import.meta.url));
 
