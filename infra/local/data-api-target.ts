@@ -14,6 +14,8 @@ export const StackFile = z.object({
   dataApiUrl: z.string(),
   resourceArn: z.string(),
   secretArn: z.string(),
+  /** The reporter function's secret (its role's login), for `npm run report`. */
+  reporterSecretArn: z.optional(z.string()),
   database: z.string(),
   pid: z.number(),
 });
@@ -23,6 +25,8 @@ export interface DataApiTarget {
   config: DatabaseConfig;
   /** What the target is, for the CLI's own messages. */
   description: string;
+  /** The reporter function's own secret there, when known (the running local stack's). */
+  reporterSecretArn?: string;
   close(): Promise<void>;
 }
 
@@ -72,6 +76,7 @@ export async function resolveDataApiTarget(
         stack.database,
       ),
       description: `the local stack at ${stack.baseUrl}`,
+      ...(stack.reporterSecretArn ? { reporterSecretArn: stack.reporterSecretArn } : {}),
       close: async () => {},
     };
   }
