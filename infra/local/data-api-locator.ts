@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod/mini";
 import { type DatabaseConfig, loadDatabaseConfig } from "../../functions/shared/config.ts";
-import { startDataApiServer } from "./data-api/server.ts";
+import type { FunctionName } from "../migrate/role-passwords.ts";
+import { type SecretLogin, startDataApiServer } from "./data-api/server.ts";
+import { LOCAL_FUNCTION_LOGINS } from "./dev-secret.ts";
 
 /**
  * The Data API the local tools reach: the CLIs (`migrate`, `report`) find one here, `npm start`
@@ -18,6 +20,8 @@ export const StackFile = z.object({
   dataApiUrl: z.string(),
   resourceArn: z.string(),
   secretArn: z.string(),
+  /** The reporter function's secret (its role's login), for `npm run report`. */
+  reporterSecretArn: z.optional(z.string()),
   database: z.string(),
   pid: z.number(),
 });
@@ -27,6 +31,8 @@ export interface DataApiTarget {
   config: DatabaseConfig;
   /** What the target is, for the CLI's own messages. */
   description: string;
+  /** The reporter function's own secret there, when known (the running local stack's). */
+  reporterSecretArn?: string;
   close(): Promise<void>;
 }
 
@@ -76,6 +82,7 @@ export async function resolveDataApiTarget(
         stack.database,
       ),
       description: `the local stack at ${stack.baseUrl}`,
+      ...(stack.reporterSecretArn ? { reporterSecretArn: stack.reporterSecretArn } : {}),
       close: async () => {},
     };
   }
@@ -100,16 +107,27 @@ function stackConfig(
   });
 }
 
-/** The variables a function reads to reach a local Data API endpoint (see `loadDatabaseConfig`). */
+/**
+ * The secrets of the local functions' roles, for `startDataApiServer({ logins })`: a call naming one
+ * runs as that role (sql/grants/function_roles.sql), as on AWS.
+ */
+export const LOCAL_SECRET_LOGINS: readonly SecretLogin[] = Object.values(LOCAL_FUNCTION_LOGINS);
+
+/**
+ * The variables a function reads to reach a local Data API endpoint (see `loadDatabaseConfig`).
+ * With `role`, its secret is that function's role's (the endpoint must know LOCAL_SECRET_LOGINS);
+ * without, the endpoint's default secret, which logs in as the admin (migrations, test arranging).
+ */
 export function localDataApiEnvironment(
   endpoint: { url: string; resourceArn: string; secretArn: string },
   database: string,
+  role?: FunctionName,
 ): Record<string, string> {
   return {
     AWS_REGION: "us-east-1",
     DATA_API_ENDPOINT: endpoint.url,
     DB_CLUSTER_ARN: endpoint.resourceArn,
-    DB_SECRET_ARN: endpoint.secretArn,
+    DB_SECRET_ARN: role ? LOCAL_FUNCTION_LOGINS[role].secretArn : endpoint.secretArn,
     DB_NAME: database,
   };
 }

@@ -12,7 +12,8 @@ Object.assign(process.env, {
   AWS_REGION: target.config.region,
   DATA_API_ENDPOINT: target.config.endpoint ?? "",
   DB_CLUSTER_ARN: target.config.resourceArn,
-  DB_SECRET_ARN: target.config.secretArn,
+  // As the reporter's role where the target says which (the running local stack).
+  DB_SECRET_ARN: target.reporterSecretArn ?? target.config.secretArn,
   DB_NAME: target.config.database,
   POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT",
   POWERTOOLS_METRICS_DISABLED: "true",

@@ -9,11 +9,17 @@ import { ChatTokenSecret, loadChatTokenPolicy } from "../../functions/shared/con
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
 import { corsConfiguration, parseAllowedOrigins } from "../aws/cors.cjs";
 import { dataApiMigrationTarget } from "../migrate/data-api-migration-target.ts";
+import { FUNCTION_ROLES, setRolePasswords } from "../migrate/role-passwords.ts";
 import { migrate } from "../migrate/runner.ts";
 import { startDataApiServer } from "./data-api/server.ts";
-import { localDataApiEnvironment, STACK_FILE, type StackFile } from "./data-api-locator.ts";
+import {
+  LOCAL_SECRET_LOGINS,
+  localDataApiEnvironment,
+  STACK_FILE,
+  type StackFile,
+} from "./data-api-locator.ts";
 import { DEMO, DemoSeedRefused, seedDemo } from "./demo-seed.ts";
-import { LOCAL_DEV_TOKEN_SECRET } from "./dev-secret.ts";
+import { LOCAL_DEV_TOKEN_SECRET, LOCAL_FUNCTION_LOGINS } from "./dev-secret.ts";
 import { type LocalRoute, offlineLambdaInvoker, startLocalHttpApi } from "./http-api.ts";
 import { freePort, startPostgres } from "./postgres.ts";
 import { signLocalChatToken } from "./token-cli.ts";
@@ -104,6 +110,18 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
   }
 }
 
+/** Both roles exist and the heartbeat's may run the heartbeat: the grants have been applied. */
+async function functionRolesReady(db: ReturnType<typeof createDataApiDatabase>): Promise<boolean> {
+  const rows = await db.query(
+    `SELECT r.rolname FROM pg_catalog.pg_roles r
+     WHERE r.rolname IN ('${FUNCTION_ROLES.heartbeat}', '${FUNCTION_ROLES.reporter}')
+       AND has_schema_privilege(r.oid, 'chat_heartbeat', 'USAGE')`,
+    [],
+    z.object({ rolname: z.string() }),
+  );
+  return rows.length === 2;
+}
+
 async function main(): Promise<void> {
   const env = StartEnv.parse(
     Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== "")),
@@ -130,7 +148,10 @@ async function main(): Promise<void> {
       : `PostgreSQL: ${new URL(postgres.adminUrl).host}/${database} (DATABASE_URL)`,
   );
 
-  const dataApi = await startDataApiServer({ connectionUrlFor: postgres.urlFor });
+  const dataApi = await startDataApiServer({
+    connectionUrlFor: postgres.urlFor,
+    logins: LOCAL_SECRET_LOGINS,
+  });
   cleanups.push(() => dataApi.close());
   console.log(`Data API endpoint: ${dataApi.url}`);
 
@@ -144,8 +165,30 @@ async function main(): Promise<void> {
     timeoutMs: 60_000,
   });
   cleanups.push(() => db.close());
-  const applied = await migrate(dataApiMigrationTarget(db));
+  const migrations = dataApiMigrationTarget(db);
+  const applied = await migrate(migrations);
   console.log(`Migrations: ${applied.length > 0 ? applied.join(", ") : "up to date"}`);
+  // The functions log in as their own roles (sql/grants/function_roles.sql) wherever those are set
+  // up: always on a fresh database; on a real Coder one, after `npm run migrate -- --grants`.
+  const rolesReady = await functionRolesReady(db);
+  if (rolesReady) {
+    await migrations.inTransaction((session) =>
+      setRolePasswords(session, Object.values(LOCAL_FUNCTION_LOGINS)),
+    );
+  }
+  const functionSecrets = {
+    HEARTBEAT_DB_SECRET_ARN: rolesReady
+      ? LOCAL_FUNCTION_LOGINS.heartbeat.secretArn
+      : dataApi.secretArn,
+    REPORTER_DB_SECRET_ARN: rolesReady
+      ? LOCAL_FUNCTION_LOGINS.reporter.secretArn
+      : dataApi.secretArn,
+  };
+  console.log(
+    rolesReady
+      ? `Functions log in as ${FUNCTION_ROLES.heartbeat} and ${FUNCTION_ROLES.reporter}`
+      : "Functions log in as the DATABASE_URL user: this database has no function roles yet (`npm run migrate -- --grants` sets them up)",
+  );
 
   const seed = postgres.embedded || env.SEED_DEMO === "1";
   if (seed) await seedDemo(db);
@@ -171,6 +214,7 @@ async function main(): Promise<void> {
       env: {
         ...process.env,
         ...dbEnv,
+        ...functionSecrets,
         PORT: String(env.PORT),
         OFFLINE_HTTP_PORT: String(offlineHttpPort),
         OFFLINE_LAMBDA_PORT: String(env.OFFLINE_LAMBDA_PORT),
@@ -218,6 +262,7 @@ async function main(): Promise<void> {
     dataApiUrl: dataApi.url,
     resourceArn: dataApi.resourceArn,
     secretArn: dataApi.secretArn,
+    reporterSecretArn: functionSecrets.REPORTER_DB_SECRET_ARN,
     database,
     pid: process.pid,
   };

@@ -77,6 +77,15 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql
 VOLATILE
+-- Runs with the caller's privileges: the Data API logs in as chat_heartbeat_heartbeat, whose grants
+-- (sql/grants/function_roles.sql: SELECT on the columns read here, UPDATE on the three written) are
+-- what protects Coder's tables, not this function's owner. Coder's trigger on workspaces runs as
+-- that role too (it is not SECURITY DEFINER either).
+SECURITY INVOKER
+-- A fixed search path: every name below is schema-qualified, but the trigger Coder fires on our
+-- workspaces write names `workspaces` unqualified (coderd/database/dump.sql), so `public` is on it;
+-- pg_temp last, so no temporary object of the session can stand in for anything.
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 -- The result columns are variables too; in a query a bare name means the table's column.
 #variable_conflict use_column

@@ -237,6 +237,45 @@ describe("the dev stage template", () => {
     );
   });
 
+  it("gives each function its own database login: its secret in DB_SECRET_ARN, readable by its role alone", () => {
+    const ownSecret = {
+      HeartbeatLambdaFunction: "HeartbeatDatabaseSecret",
+      ReporterLambdaFunction: "ReporterDatabaseSecret",
+    };
+    const executionRole = {
+      HeartbeatLambdaFunction: "HeartbeatFunctionRole",
+      ReporterLambdaFunction: "ReporterFunctionRole",
+    };
+    for (const [fn, secret] of Object.entries(ownSecret)) {
+      const variables = (properties("dev", fn).Environment as Json).Variables as Json;
+      const own = {
+        "Fn::If": [`Create${secret}`.replace("DatabaseSecret", "Secret"), { Ref: secret }, ""],
+      };
+      expect(variables.DB_SECRET_ARN, fn).toEqual(own);
+      const reads = iamStatements(executionRole[fn as keyof typeof executionRole]).filter(
+        (statement) =>
+          [statement.Action].flat().some((action) => String(action).startsWith("secretsmanager:")),
+      );
+      // GetSecretValue on its own secret, nothing else of Secrets Manager: not the admin's secret
+      // (DatabaseCluster.MasterUserSecret), not the other function's.
+      expect(
+        reads.map(({ Action, Resource }) => ({ Action, Resource })),
+        fn,
+      ).toEqual([{ Action: "secretsmanager:GetSecretValue", Resource: own }]);
+      // Each secret is generated, and names the role sql/grants/function_roles.sql creates.
+      const generated = properties("dev", secret).GenerateSecretString as Json;
+      expect(JSON.parse(String(generated.SecretStringTemplate))).toEqual({
+        username:
+          fn === "HeartbeatLambdaFunction" ? "chat_heartbeat_heartbeat" : "chat_heartbeat_reporter",
+      });
+      expect(generated).toMatchObject({ GenerateStringKey: "password", ExcludePunctuation: true });
+      expect(Number(generated.PasswordLength)).toBeGreaterThanOrEqual(32);
+    }
+    const outputs = (templates.dev as { Outputs: Json }).Outputs;
+    expect(outputs).toHaveProperty("HeartbeatDatabaseSecretArn");
+    expect(outputs).toHaveProperty("ReporterDatabaseSecretArn");
+  });
+
   it("gives the reporter cloudwatch:GetMetricData on * (no resource-level scoping exists), and only it", () => {
     const cloudWatch = (statements: Json[]) =>
       statements.filter((statement) =>
@@ -364,9 +403,25 @@ describe("the localstack stage template", () => {
     const variables = (properties("localstack", "HeartbeatLambdaFunction").Environment as Json)
       .Variables as Json;
     expect(variables.DATA_API_ENDPOINT).toMatch(/^http:\/\/[\w.-]+:\d+$/);
+    const conditions = (templates.localstack as { Conditions: Json }).Conditions;
+    // Each function's own local login (infra/local/dev-secret.ts), as on AWS; no secret is made.
+    expect(variables.DB_SECRET_ARN).toEqual({
+      "Fn::If": [
+        "CreateHeartbeatSecret",
+        { Ref: "HeartbeatDatabaseSecret" },
+        expect.stringMatching(/:secret:chat-heartbeat-local-heartbeat$/),
+      ],
+    });
+    const reporter = (properties("localstack", "ReporterLambdaFunction").Environment as Json)
+      .Variables as Json;
+    expect(JSON.stringify(reporter.DB_SECRET_ARN)).toMatch(
+      /:secret:chat-heartbeat-local-reporter"/,
+    );
+    expect(conditions.CreateHeartbeatSecret).toEqual({
+      "Fn::Equals": [expect.stringMatching(/chat-heartbeat-local-heartbeat$/), ""],
+    });
     // The Aurora cluster is conditional, and the condition is false on this stage.
     expect(resources("localstack").DatabaseCluster?.Condition).toBe("CreateDatabase");
-    const conditions = (templates.localstack as { Conditions: Json }).Conditions;
     expect(conditions.CreateDatabase).toEqual({ "Fn::Equals": ["false", "true"] });
   });
 

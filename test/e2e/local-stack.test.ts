@@ -3,6 +3,9 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as z from "zod/mini";
+import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
+import { resolveDataApiTarget } from "../../infra/local/data-api-locator.ts";
 import { freePort } from "../../infra/local/postgres.ts";
 
 /**
@@ -23,6 +26,31 @@ let port: number;
 let lambdaPort: number;
 /** Embedded PostgreSQL servers running before the stack (this test run's own, for one). */
 let serversBefore: Set<string>;
+
+/**
+ * Who the stack's Data API endpoint is logged in as right now (its pooled connections), asked
+ * through that endpoint with the admin secret `.local/stack.json` records.
+ */
+async function endpointUsers(): Promise<string[]> {
+  const target = await resolveDataApiTarget({
+    ...process.env,
+    DB_CLUSTER_ARN: "",
+    DATABASE_URL: "",
+  });
+  const db = createDataApiDatabase(target.config);
+  try {
+    const rows = await db.query(
+      `SELECT DISTINCT usename AS user FROM pg_stat_activity
+       WHERE application_name = 'local-rds-data-api' AND usename IS NOT NULL ORDER BY 1`,
+      [],
+      z.object({ user: z.string() }),
+    );
+    return rows.map((row) => row.user);
+  } finally {
+    db.close();
+    await target.close();
+  }
+}
 
 async function embeddedPostgresServers(): Promise<string[]> {
   const { stdout } = await run("ps", ["-eo", "pid,args"]);
@@ -165,6 +193,11 @@ describe("npm start", () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ chatId: DEMO_CHAT, outcome: "not_due" });
+    // The function ran as its own role (sql/grants/function_roles.sql), not as the admin.
+    expect(output).toMatch(
+      /Functions log in as chat_heartbeat_heartbeat and chat_heartbeat_reporter/,
+    );
+    expect(await endpointUsers()).toContain("chat_heartbeat_heartbeat");
   }, 60_000);
 
   it("answers as API Gateway does: repeated Authorization 401, a null body 400, no CORS for an arbitrary origin", async () => {
@@ -226,6 +259,8 @@ describe("npm start", () => {
       { accepted: 0, bumped: 0, notDue: 0 },
     );
     expect(totals).toEqual({ accepted: 2, bumped: 1, notDue: 1 });
+    // `npm run report` ran the reporter as its role, through the stack's endpoint.
+    expect(await endpointUsers()).toContain("chat_heartbeat_reporter");
   }, 60_000);
 
   it("stops cleanly on Ctrl-C: no listener, no stack file, no process left", async () => {

@@ -181,6 +181,9 @@ describe("on Coder's real tables (every column of the facts, NOT NULLs included)
     await createCoderTables(db.pool);
     before = await publicSchema(db.pool);
     applied = await migrate(pgMigrationTarget(db.url));
+    // The operator's step on a real Coder database (`npm run migrate -- --grants`): the functions'
+    // roles and grants, so the handler below runs as the heartbeat's role, as deployed.
+    await migrate(pgMigrationTarget(db.url), undefined, undefined, { grantsMode: "always" });
     stack = await startHeartbeatStack({}, { db });
   });
   afterAll(async () => {

@@ -4,7 +4,10 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startDataApiServer } from "../../infra/local/data-api/server.ts";
+import { LOCAL_FUNCTION_LOGINS } from "../../infra/local/dev-secret.ts";
+import { FUNCTION_ROLES } from "../../infra/migrate/role-passwords.ts";
 import { loadMigrations, loadRepeatableMigrations } from "../../infra/migrate/runner.ts";
+import { createCoderTables } from "../support/coder-schema.ts";
 
 /**
  * `DATABASE_URL=postgres://… npm run migrate` as a user runs it: through an in-process local Data
@@ -76,7 +79,7 @@ describe("npm run migrate with DATABASE_URL", () => {
     const first = await migrateCli();
     expect(first.stdout).toMatch(
       new RegExp(
-        `Applied ${loadMigrations().length + loadRepeatableMigrations().length} migration\\(s\\) to .*\\(DATABASE_URL\\).*0001_coder_subset.*record_heartbeat`,
+        `Applied ${loadMigrations().length + loadRepeatableMigrations().length + 1} migration\\(s\\) to .*\\(DATABASE_URL\\).*0001_coder_subset.*record_heartbeat, function_roles`,
       ),
     );
     const fingerprint = await schemaFingerprint();
@@ -97,12 +100,63 @@ describe("npm run migrate with DATABASE_URL", () => {
   }, 240_000);
 });
 
+describe("npm run migrate -- --grants on a database with Coder's own tables", () => {
+  it("creates nothing of Coder's without the flag; with it, the roles' grants and passwords", async () => {
+    const coder = `m_${randomBytes(5).toString("hex")}`;
+    await admin((client) => client.query(`CREATE DATABASE ${coder}`));
+    const client = new pg.Client({ connectionString: urlOf(coder) });
+    await client.connect();
+    try {
+      await createCoderTables(client);
+      const cli = (...args: string[]) =>
+        run("npm", ["run", "-s", "migrate", "--", ...args], {
+          cwd: ROOT,
+          env: { ...process.env, DATABASE_URL: urlOf(coder), DB_CLUSTER_ARN: "" },
+          timeout: 120_000,
+        });
+      const plain = await cli();
+      expect(plain.stdout).not.toMatch(/function_roles|Passwords/);
+      const canUpdate = async () =>
+        (
+          await client.query(
+            `SELECT has_column_privilege($1, 'public.workspaces', 'last_used_at', 'UPDATE') AS yes`,
+            [FUNCTION_ROLES.heartbeat],
+          )
+        ).rows[0]?.yes;
+      expect(await canUpdate()).toBe(false);
+
+      const granted = await cli("--grants");
+      expect(granted.stdout).toMatch(/Applied 1 migration\(s\) to .*: function_roles/);
+      expect(granted.stdout).toMatch(
+        /Passwords set from their secrets: chat_heartbeat_heartbeat, chat_heartbeat_reporter/,
+      );
+      expect(await canUpdate()).toBe(true);
+      // The password set is the local secret's: the role logs in with it.
+      const login = new URL(urlOf(coder));
+      login.username = LOCAL_FUNCTION_LOGINS.heartbeat.username;
+      login.password = LOCAL_FUNCTION_LOGINS.heartbeat.password;
+      const asRole = new pg.Client({ connectionString: login.toString() });
+      await asRole.connect();
+      try {
+        const { rows } = await asRole.query("SELECT current_user AS user");
+        expect(rows).toEqual([{ user: FUNCTION_ROLES.heartbeat }]);
+      } finally {
+        await asRole.end();
+      }
+    } finally {
+      await client.end();
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${coder} WITH (FORCE)`));
+    }
+  }, 240_000);
+});
+
 describe("npm run migrate through the Data API of a paused cluster", () => {
   it("waits out the resume: BeginTransaction retried, then every migration applied", async () => {
     const server = await startDataApiServer({ connectionUrlFor: urlOf });
     try {
       server.faults.inject({ kind: "resuming", seconds: 4 });
-      const migrations = loadMigrations().length + loadRepeatableMigrations().length;
+      // A fresh database: the grants are applied as well, in a transaction of their own.
+      const migrations = loadMigrations().length + loadRepeatableMigrations().length + 1;
       const { stdout } = await run("npm", ["run", "-s", "migrate"], {
         cwd: ROOT,
         env: {
@@ -117,7 +171,7 @@ describe("npm run migrate through the Data API of a paused cluster", () => {
       });
       expect(stdout).toMatch(
         new RegExp(
-          `Applied ${migrations} migration\\(s\\) to Data API at http:.*0001_coder_subset.*record_heartbeat`,
+          `Applied ${migrations} migration\\(s\\) to Data API at http:.*0001_coder_subset.*record_heartbeat, function_roles`,
         ),
       );
       // Retried with backoff while resuming (0, 0.25, 0.75, 1.75, 3.75 s…), then one per migration.

@@ -172,7 +172,8 @@ describe("migrations on a fresh database", () => {
     expect(all.slice(0, 2)).toEqual(["0001_coder_subset", "0002_chat_heartbeat"]);
     expect(all.at(-1)).toBe("record_heartbeat");
 
-    expect(await migrate(pgMigrationTarget(url))).toEqual(all);
+    // A fresh database: the functions' roles and grants too (sql/grants).
+    expect(await migrate(pgMigrationTarget(url))).toEqual([...all, "function_roles"]);
     expect(await migrate(pgMigrationTarget(url))).toEqual([]);
 
     await withClient(url, async (client) => {
@@ -348,8 +349,10 @@ describe("repeatable migrations (sql/functions)", () => {
         statement.replace("(SPEC §2).", "(SPEC §2), changed."),
       ),
     };
+    // The grants follow whatever a run applied (sql/grants/function_roles.sql).
     expect(await migrate(pgMigrationTarget(url), loadMigrations(), [changed])).toEqual([
       shipped.name,
+      "function_roles",
     ]);
     expect(await migrate(pgMigrationTarget(url), loadMigrations(), [changed])).toEqual([]);
     await withClient(url, async (client) => {
@@ -376,6 +379,7 @@ describe("migrations on a database that already has Coder's tables", () => {
     );
     const all = [...loadMigrations(), ...loadRepeatableMigrations()].map((m) => m.name);
 
+    // No roles or grants on Coder's tables: that is the operator's step there.
     expect(await migrate(pgMigrationTarget(url))).toEqual(all);
     expect(await migrate(pgMigrationTarget(url))).toEqual([]);
 

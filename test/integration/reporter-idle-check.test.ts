@@ -32,7 +32,7 @@ type ReporterHandler = (event: unknown, context: Context) => Promise<Report>;
 /** A fresh reporter container as deployed: idle check on, hourly schedule. */
 async function reporter(env: Record<string, string> = {}): Promise<ReporterHandler> {
   Object.assign(process.env, {
-    ...localDataApiEnvironment(stack.dataApi, stack.db.name),
+    ...localDataApiEnvironment(stack.dataApi, stack.db.name, "reporter"),
     REPORT_WINDOW_SECONDS: String(WINDOW),
     REPORT_SETTLE_SECONDS: "0",
     REPORT_MAX_WINDOWS_PER_RUN: "100000",

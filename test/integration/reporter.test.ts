@@ -3,7 +3,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { Report } from "../../functions/reporter/domain/windows.ts";
 import { REPORTER_DATA_API_TIMEOUT_MS } from "../../functions/shared/config.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../../infra/local/data-api-locator.ts";
+import {
+  LOCAL_SECRET_LOGINS,
+  localDataApiEnvironment,
+} from "../../infra/local/data-api-locator.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { seedRunningWorkspace } from "../support/fixtures.ts";
@@ -23,7 +26,7 @@ type ReporterHandler = (event: unknown, context: Context) => Promise<Report>;
 /** A fresh reporter container with this configuration (config is read at cold start). */
 async function reporter(env: Record<string, string> = {}): Promise<ReporterHandler> {
   Object.assign(process.env, {
-    ...localDataApiEnvironment(server, db.name),
+    ...localDataApiEnvironment(server, db.name, "reporter"),
     REPORT_WINDOW_SECONDS: String(WINDOW),
     REPORT_SETTLE_SECONDS: "0",
     REPORT_MAX_WINDOWS_PER_RUN: "288",
@@ -66,7 +69,10 @@ async function resetReporting(watermarkSql = "NULL") {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  server = await startDataApiServer({ connectionUrlFor: db.serverUrlFor });
+  server = await startDataApiServer({
+    connectionUrlFor: db.serverUrlFor,
+    logins: LOCAL_SECRET_LOGINS,
+  });
 });
 afterAll(async () => {
   await server?.close();

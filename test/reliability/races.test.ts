@@ -2,6 +2,7 @@ import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { HeartbeatResponse } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
+import { LOCAL_FUNCTION_LOGINS } from "../../infra/local/dev-secret.ts";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
 import {
@@ -44,7 +45,9 @@ beforeAll(async () => {
     REPORT_WINDOW_SECONDS: String(WINDOW_SECONDS),
     REPORT_SETTLE_SECONDS: "1",
   });
-  // Same container environment as the heartbeat's (set by the stack before its cold start).
+  // Same container environment as the heartbeat's (set by the stack before its cold start), but
+  // the reporter's own database login, as deployed (each reads its config at import).
+  process.env.DB_SECRET_ARN = LOCAL_FUNCTION_LOGINS.reporter.secretArn;
   reporter = (await import("../../functions/reporter/handler.ts"))
     .handler as unknown as ReporterHandler;
   await stack.db.pool.query(`
@@ -54,7 +57,10 @@ beforeAll(async () => {
       row_id uuid NOT NULL,
       statement_started timestamptz NOT NULL
     );
-    CREATE FUNCTION race_audit.record_write() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- The audit, not the heartbeat, owns this table: it writes as its owner (SECURITY DEFINER), so
+    -- the heartbeat's role needs no privilege on it.
+    CREATE FUNCTION race_audit.record_write() RETURNS trigger LANGUAGE plpgsql
+      SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     BEGIN
       INSERT INTO race_audit.row_writes VALUES (TG_TABLE_NAME, NEW.id, statement_timestamp());
       RETURN NEW;

@@ -262,7 +262,9 @@ export const CODER_CONSTRAINTS: { table: string; name: string; definition: strin
 /**
  * Coder's one trigger on these tables: AFTER UPDATE ON workspaces, FOR EACH ROW. When the autostart
  * schedule changed while next_start_at did not, or the workspace is dormant with a next start set,
- * it sets next_start_at to NULL.
+ * it sets next_start_at to NULL. Its function is plain (not SECURITY DEFINER, no SET search_path)
+ * and its UPDATE names `workspaces` unqualified, so it runs as, and resolves names through the
+ * search_path of, whoever fired it: the heartbeat's role (sql/grants/function_roles.sql).
  */
 export const CODER_WORKSPACE_TRIGGER = {
   name: "trigger_nullify_next_start_at_on_workspace_autostart_modificati",
@@ -305,7 +307,8 @@ export async function createCoderTables(client: Pick<pg.Client, "query">): Promi
      BEGIN
        IF (NEW.autostart_schedule <> OLD.autostart_schedule AND NEW.next_start_at = OLD.next_start_at)
           OR (NEW.dormant_at IS NOT NULL AND NEW.next_start_at IS NOT NULL) THEN
-         UPDATE public.workspaces SET next_start_at = NULL WHERE id = NEW.id;
+         -- Unqualified, as in Coder: resolved through the search_path of whoever fires it.
+         UPDATE workspaces SET next_start_at = NULL WHERE id = NEW.id;
        END IF;
        RETURN NEW;
      END $fn$`,

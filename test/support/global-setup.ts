@@ -1,7 +1,9 @@
 import pg from "pg";
 import type { TestProject } from "vitest/node";
+import { LOCAL_FUNCTION_LOGINS } from "../../infra/local/dev-secret.ts";
 import { startPostgres } from "../../infra/local/postgres.ts";
 import { pgMigrationTarget } from "../../infra/migrate/pg-target.ts";
+import { setRolePasswords } from "../../infra/migrate/role-passwords.ts";
 import { migrate } from "../../infra/migrate/runner.ts";
 
 declare module "vitest" {
@@ -23,7 +25,13 @@ export default async function setup(project: TestProject) {
   await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
   await admin.end();
-  await migrate(pgMigrationTarget(server.urlFor(TEMPLATE_DATABASE)));
+  const template = pgMigrationTarget(server.urlFor(TEMPLATE_DATABASE));
+  // A fresh database: the migrations create the functions' roles and grants. Their logins (roles
+  // are server-wide) get the local secrets' passwords, so the endpoint can log in as them.
+  await migrate(template);
+  await template.inTransaction((session) =>
+    setRolePasswords(session, Object.values(LOCAL_FUNCTION_LOGINS)),
+  );
 
   project.provide("pgAdminUrl", server.adminUrl);
   project.provide("templateDatabase", TEMPLATE_DATABASE);

@@ -6,7 +6,10 @@ import type {
 import { vi } from "vitest";
 import type { RecordedHeartbeat } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../../infra/local/data-api-locator.ts";
+import {
+  LOCAL_SECRET_LOGINS,
+  localDataApiEnvironment,
+} from "../../infra/local/data-api-locator.ts";
 import { LOCAL_DEV_TOKEN_SECRET } from "../../infra/local/dev-secret.ts";
 import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { type HeartbeatRequest, heartbeatEvent, lambdaContext } from "./api-gateway-event.ts";
@@ -34,7 +37,9 @@ export interface HeartbeatStack {
 
 /**
  * The real heartbeat handler → real `@aws-sdk/client-rds-data` → our Data API endpoint (HTTP) →
- * a real PostgreSQL database of this test file's own. Environment is set before the handler's
+ * a real PostgreSQL database of this test file's own, logged in as the heartbeat's role
+ * (chat_heartbeat_heartbeat, sql/grants/function_roles.sql) as on AWS. The endpoint's default
+ * secret (`dataApi.secretArn`) is the admin's. Environment is set before the handler's
  * cold start, as Lambda would; vitest isolates modules per file, so each file gets its own container.
  */
 export async function startHeartbeatStack(
@@ -43,9 +48,13 @@ export async function startHeartbeatStack(
 ): Promise<HeartbeatStack> {
   const ownsDatabase = options.db === undefined;
   const db = options.db ?? (await createTestDatabase());
-  const dataApi = await startDataApiServer({ connectionUrlFor: db.serverUrlFor });
+  const dataApi = await startDataApiServer({
+    connectionUrlFor: db.serverUrlFor,
+    logins: LOCAL_SECRET_LOGINS,
+  });
   Object.assign(process.env, {
-    ...localDataApiEnvironment(dataApi, db.name),
+    // The handler logs in as the heartbeat's role, so a grant it lacks fails the test.
+    ...localDataApiEnvironment(dataApi, db.name, "heartbeat"),
     CHAT_TOKEN_SECRET: TEST_TOKEN_SECRET,
     CHAT_TOKEN_ISSUER: "chat-heartbeat-local",
     CHAT_TOKEN_AUDIENCE: "chat-heartbeat",

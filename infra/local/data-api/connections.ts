@@ -12,6 +12,8 @@ export interface Connection {
   client: pg.PoolClient;
   catalog: TypeCatalog;
   database: string;
+  /** Whom the connection is logged in as (the call's secret); none = the default login. */
+  login?: Login;
   /** Settles when the statement last sent has finished, even if its caller was answered early. */
   idle: Promise<unknown>;
   /** Session state was changed (SET, an open BEGIN…): close it rather than pool it. */
@@ -23,16 +25,38 @@ interface Database {
   catalog: TypeCatalog;
 }
 
+/** A PostgreSQL login a secret names; none = the connection URL's own user. */
+export interface Login {
+  username: string;
+  password: string;
+}
+
+/** The connection URL for `database`, logged in as `login` when given. */
+export function loginUrl(
+  connectionUrlFor: (database: string) => string,
+  database: string,
+  login?: Login,
+): string {
+  const url = new URL(connectionUrlFor(database));
+  if (login) {
+    url.username = encodeURIComponent(login.username);
+    url.password = encodeURIComponent(login.password);
+  }
+  return url.toString();
+}
+
 export class DatabasePools {
+  /** One pool per (login, database). */
   private readonly databases = new Map<string, Database>();
 
   constructor(private readonly connectionUrlFor: (database: string) => string) {}
 
-  private database(name: string): Database {
-    let database = this.databases.get(name);
+  private database(name: string, login?: Login): Database {
+    const key = `${login?.username ?? ""}\u0000${name}`;
+    let database = this.databases.get(key);
     if (!database) {
       const pool = new pg.Pool({
-        connectionString: this.connectionUrlFor(name),
+        connectionString: loginUrl(this.connectionUrlFor, name, login),
         max: 20,
         // Idle connections must not keep a test process (or `npm run migrate`) alive.
         allowExitOnIdle: true,
@@ -44,15 +68,15 @@ export class DatabasePools {
       // A connection dying while idle in the pool must not crash the process.
       pool.on("error", () => {});
       database = { pool, catalog: new TypeCatalog() };
-      this.databases.set(name, database);
+      this.databases.set(key, database);
     }
     return database;
   }
 
-  async connect(name: string): Promise<Connection> {
-    const { pool, catalog } = this.database(name);
+  async connect(name: string, login?: Login): Promise<Connection> {
+    const { pool, catalog } = this.database(name, login);
     const client = await pool.connect();
-    return { client, catalog, database: name, idle: Promise.resolve() };
+    return { client, catalog, database: name, login, idle: Promise.resolve() };
   }
 
   async close(): Promise<void> {
@@ -98,8 +122,8 @@ export class Transactions {
     private readonly idleTimeoutMs: number,
   ) {}
 
-  async begin(database: string): Promise<string> {
-    const connection = await this.pools.connect(database);
+  async begin(database: string, login?: Login): Promise<string> {
+    const connection = await this.pools.connect(database, login);
     try {
       await connection.client.query("BEGIN");
     } catch (error) {

@@ -2,7 +2,13 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
-import { type Connection, DatabasePools, Transactions } from "./connections.ts";
+import {
+  type Connection,
+  DatabasePools,
+  type Login,
+  loginUrl,
+  Transactions,
+} from "./connections.ts";
 import { toDataApiError } from "./database-errors.ts";
 import { FaultQueue, FaultRequest, type Faults, faultOutcome } from "./faults.ts";
 import {
@@ -30,12 +36,21 @@ export interface DataApiServerOptions {
   connectionUrlFor(database: string): string;
   resourceArn?: string; // default "arn:aws:rds:us-east-1:000000000000:cluster:chat-heartbeat-local"
   secretArn?: string; // default "arn:aws:secretsmanager:us-east-1:000000000000:secret:chat-heartbeat-local"
+  /**
+   * More secrets, each naming a PostgreSQL login, as a Data API secret does: a call that names one
+   * runs as that user (`secretArn` above runs as `connectionUrlFor`'s own user).
+   */
+  logins?: readonly SecretLogin[];
   host?: string; // default 127.0.0.1
   port?: number; // default 0 (random)
   /** A transaction no call has used for this long is rolled back and forgotten. */
   transactionIdleTimeoutMs?: number; // default 180_000
   /** A call running longer answers StatementTimeoutException. */
   callTimeoutMs?: number; // default 45_000
+}
+
+export interface SecretLogin extends Login {
+  secretArn: string;
 }
 
 export interface DataApiServer {
@@ -127,7 +142,17 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   const secretArn = options.secretArn ?? DEFAULT_SECRET_ARN;
   const clusterId = CLUSTER_ARN.exec(resourceArn)?.[1];
   if (!clusterId) throw new Error(`not an Aurora cluster ARN: ${resourceArn}`);
-  const secretName = secretArn.split(":secret:")[1] ?? secretArn;
+  const nameOf = (arn: string) => arn.split(":secret:")[1] ?? arn;
+  const secretName = nameOf(secretArn);
+  /** Every secret the endpoint knows, by ARN and by name; undefined = the default login. */
+  const secrets = new Map<string, Login | undefined>([
+    [secretArn, undefined],
+    [secretName, undefined],
+  ]);
+  for (const { secretArn: arn, username, password } of options.logins ?? []) {
+    secrets.set(arn, { username, password });
+    secrets.set(nameOf(arn), { username, password });
+  }
 
   const pools = new DatabasePools(options.connectionUrlFor);
   const transactions = new Transactions(pools, options.transactionIdleTimeoutMs ?? 180_000);
@@ -136,9 +161,12 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
 
   const limits: CallLimits = {
     callTimeoutMs: options.callTimeoutMs ?? 45_000,
-    async cancel(database, processId) {
-      // From a connection of its own: the statement's one is busy running it.
-      const canceller = new pg.Client({ connectionString: options.connectionUrlFor(database) });
+    async cancel(connection, processId) {
+      // From a connection of its own (the statement's one is busy running it), as the same user:
+      // a role may cancel its own backends.
+      const canceller = new pg.Client({
+        connectionString: loginUrl(options.connectionUrlFor, connection.database, connection.login),
+      });
       await canceller.connect();
       try {
         await canceller.query("SELECT pg_cancel_backend($1)", [processId]);
@@ -148,8 +176,15 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
     },
   };
 
-  /** Which cluster and secret the call names; checked before anything runs. */
-  function checkTarget(call: { resourceArn: string; secretArn: string; schema?: string }): void {
+  /**
+   * Which cluster and secret the call names; checked before anything runs. Returns the login the
+   * secret names (undefined: the default one).
+   */
+  function checkTarget(call: {
+    resourceArn: string;
+    secretArn: string;
+    schema?: string;
+  }): Login | undefined {
     if (call.schema !== undefined) {
       // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.differences.html
       throw new DataApiError("ValidationException", "The schema parameter isn't supported");
@@ -165,15 +200,20 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
         `HttpEndpoint is not enabled for cluster ${call.resourceArn}`,
       );
     }
-    if (call.secretArn !== secretArn && call.secretArn !== secretName) {
+    if (!secrets.has(call.secretArn)) {
       // "The secret provided wasn't found." (SecretsErrorException in the service model)
       throw new DataApiError("SecretsErrorException", "The secret provided wasn't found.");
     }
+    return secrets.get(call.secretArn);
   }
 
   /** A statement outside any transaction: a pooled connection, given back once it is idle. */
-  async function autocommit<T>(database: string, work: (c: Connection) => Promise<T>) {
-    const connection = await pools.connect(database);
+  async function autocommit<T>(
+    database: string,
+    login: Login | undefined,
+    work: (c: Connection) => Promise<T>,
+  ) {
+    const connection = await pools.connect(database, login);
     try {
       return await work(connection);
     } finally {
@@ -184,27 +224,27 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
   const operations: Record<Operation, (body: unknown) => Promise<unknown>> = {
     async executeStatement(body) {
       const call = parseRequest(ExecuteStatementRequest, body);
-      checkTarget(call);
+      const login = checkTarget(call);
       if (call.transactionId) {
         return transactions.use(call.transactionId, (connection) =>
           executeStatement(connection, call, limits),
         );
       }
-      return autocommit(call.database ?? DEFAULT_DATABASE, (connection) =>
+      return autocommit(call.database ?? DEFAULT_DATABASE, login, (connection) =>
         executeStatement(connection, call, limits),
       );
     },
 
     async batchExecuteStatement(body) {
       const call = parseRequest(BatchExecuteStatementRequest, body);
-      checkTarget(call);
+      const login = checkTarget(call);
       if (call.transactionId) {
         return transactions.use(call.transactionId, (connection) =>
           batchExecuteStatement(connection, call, limits),
         );
       }
       // Outside a transaction the whole batch commits, or none of it (one JDBC batch).
-      return autocommit(call.database ?? DEFAULT_DATABASE, async (connection) => {
+      return autocommit(call.database ?? DEFAULT_DATABASE, login, async (connection) => {
         await connection.client.query("BEGIN");
         try {
           const result = await batchExecuteStatement(connection, call, limits);
@@ -221,8 +261,10 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
 
     async beginTransaction(body) {
       const call = parseRequest(BeginTransactionRequest, body);
-      checkTarget(call);
-      return { transactionId: await transactions.begin(call.database ?? DEFAULT_DATABASE) };
+      const login = checkTarget(call);
+      return {
+        transactionId: await transactions.begin(call.database ?? DEFAULT_DATABASE, login),
+      };
     },
 
     // Response texts as in the CLI reference examples.

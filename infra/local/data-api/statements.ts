@@ -89,7 +89,7 @@ export interface CallLimits {
   /** "By default, a call times out and is terminated in 45 seconds if it's not finished". */
   callTimeoutMs: number;
   /** Cancels a backend's running statement (from another connection to that database). */
-  cancel(database: string, processId: number): Promise<void>;
+  cancel(connection: Connection, processId: number): Promise<void>;
 }
 
 /**
@@ -111,7 +111,7 @@ function runWithin(
     timer = setTimeout(() => {
       const processId = (connection.client as unknown as { processID?: number }).processID ?? 0;
       if (!continueAfterTimeout) {
-        void limits.cancel(connection.database, processId).catch(() => undefined);
+        void limits.cancel(connection, processId).catch(() => undefined);
       }
       reject(
         new DataApiError("StatementTimeoutException", STATEMENT_TIMEOUT_MESSAGE, {
