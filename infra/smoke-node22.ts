@@ -102,7 +102,8 @@ for (const [name, fn] of Object.entries(state.service.functions)) {
     const exported = fn.handler.slice(fn.handler.lastIndexOf(".") + 1);
     const file = `./${fn.handler.slice(0, fn.handler.lastIndexOf("."))}.cjs`;
     const loaded = probe(dir, file, exported);
-    if (!loaded.node.startsWith("v22.")) failures.push(`${name}: ran on ${loaded.node}, not Node 22`);
+    if (!loaded.node.startsWith("v22."))
+      failures.push(`${name}: ran on ${loaded.node}, not Node 22`);
     console.log(`${name}: ${file} loads on Node ${loaded.node}`);
     if (name === "heartbeat") {
       const { result } = probe(dir, file, exported, UNAUTHENTICATED);
@@ -112,7 +113,9 @@ for (const [name, fn] of Object.entries(state.service.functions)) {
         ([header]) => header.toLowerCase() === "www-authenticate",
       );
       if (response.statusCode !== 401 || body?.error?.code !== "invalid_token" || !challenge) {
-        failures.push(`${name}: expected 401 invalid_token with WWW-Authenticate, got ${JSON.stringify(response)}`);
+        failures.push(
+          `${name}: expected 401 invalid_token with WWW-Authenticate, got ${JSON.stringify(response)}`,
+        );
       } else {
         console.log(`${name}: unauthenticated request answered 401 ${JSON.stringify(body)}`);
       }
