@@ -32,7 +32,11 @@ export const USAGE = `Usage: chat-heartbeat beat --url <base-url> --chat <chat-u
   --max-interval  never follow a server hint later than this (default 5m; not below
                   --min-interval); set both to one value to pin the pace
   --once          send one heartbeat (retrying 503/5xx a few times) and exit
-  -h, --help      show this help`;
+  -h, --help      show this help
+
+Exit codes: 0 --once succeeded, or stopped by SIGINT/SIGTERM; 1 usage error; 2 unauthorized (401,
+  even after a token refresh); 3 forbidden (403) or not found (404); 4 bad request (400/413);
+  5 unavailable: --once still failing after its retries`;
 
 export const EXIT_CODES = {
   ok: 0,

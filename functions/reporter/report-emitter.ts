@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { METRIC } from "../shared/observability.ts";
 import { HEARTBEAT_OUTCOMES } from "../shared/outcomes.ts";
 import type { Report } from "./domain/windows.ts";
 
@@ -17,10 +18,10 @@ export function emitReport(
     // outage still reaches the log line and the returned report, not the metrics.
     metrics.setTimestamp(new Date(window.start));
     for (const outcome of HEARTBEAT_OUTCOMES) {
-      metrics.addMetric(`reported_${outcome}`, MetricUnit.Count, window.outcomes[outcome] ?? 0);
+      metrics.addMetric(METRIC.reported(outcome), MetricUnit.Count, window.outcomes[outcome] ?? 0);
     }
-    metrics.addMetric("reported_accepted", MetricUnit.Count, window.accepted);
-    metrics.addMetric("reported_write_ratio", MetricUnit.NoUnit, window.writeRatio);
+    metrics.addMetric(METRIC.reportedAccepted, MetricUnit.Count, window.accepted);
+    metrics.addMetric(METRIC.reportedWriteRatio, MetricUnit.NoUnit, window.writeRatio);
     metrics.publishStoredMetrics();
     logger.info("report window", { window });
   }

@@ -16,6 +16,10 @@ export const SERVICE = { heartbeat: "heartbeat", reporter: "reporter" } as const
 export const METRIC = {
   accepted: (outcome: HeartbeatOutcome) => `heartbeat_${outcome}`,
   rejected: (code: ErrorCode) => `rejected_${code}`,
+  /** The reporter's per-window counts (stamped with the window's start), total and write ratio. */
+  reported: (outcome: HeartbeatOutcome) => `reported_${outcome}`,
+  reportedAccepted: "reported_accepted",
+  reportedWriteRatio: "reported_write_ratio",
   reportIncomplete: "report_incomplete",
   reportSkippedIdle: "report_skipped_idle",
   reportIdleCheckFailed: "report_idle_check_failed",

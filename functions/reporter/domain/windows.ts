@@ -19,6 +19,20 @@ export function lastCompleteWindowEnd(
 }
 
 /**
+ * The window that completes next after `now` (the one after the last complete window), and when a
+ * run can first report it: its end plus the settle delay.
+ */
+export function nextReportableWindow(
+  now: EpochSeconds,
+  windowSeconds: number,
+  settleSeconds: number,
+): { start: EpochSeconds; end: EpochSeconds; reportableAt: EpochSeconds } {
+  const start = lastCompleteWindowEnd(now, windowSeconds, settleSeconds);
+  const end = start + windowSeconds;
+  return { start, end, reportableAt: end + settleSeconds };
+}
+
+/**
  * The complete windows this run reports: from the watermark (or, on the first run, the earliest
  * counted window) up to the last window that ended at least `settleSeconds` ago, at most
  * `maxWindows` of them — the rest are the next run's. Null when nothing new is complete.

@@ -7,14 +7,18 @@ import { DatabaseUnavailableError } from "../database/database.ts";
 import { METRIC } from "../observability.ts";
 import { BodyEncodingError, ContentEncodingError, PayloadTooLargeError } from "./body-limit.ts";
 
-export type ErrorCode =
-  | "invalid_request"
-  | "invalid_token"
-  | "insufficient_scope"
-  | "not_found"
-  | "payload_too_large"
-  | "unavailable"
-  | "internal";
+/** Every error code the API answers with (SPEC §3); each is counted as `rejected_<code>`. */
+export const ERROR_CODES = [
+  "invalid_request",
+  "invalid_token",
+  "insufficient_scope",
+  "not_found",
+  "payload_too_large",
+  "unavailable",
+  "internal",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** An error the API answers with its own status and code (SPEC §3). */
 export interface ContractError {
