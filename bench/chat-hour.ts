@@ -297,7 +297,11 @@ interface PathRun {
 }
 
 /** One simulated hour for every chat of the set; each chat on its own clock. */
-async function runHour(path: Path, chats: string[], beat: (chat: string) => Promise<BeatResult>) {
+async function* runHour(
+  path: Path,
+  chats: string[],
+  beat: (chat: string) => Promise<BeatResult>,
+): AsyncGenerator<number, PathRun> {
   const delay = random(settings.seed + 1);
   await startState(chats);
   const zero = Date.now();
@@ -390,6 +394,8 @@ async function runHour(path: Path, chats: string[], beat: (chat: string) => Prom
     if (ticks)
       run.postgresCpuSecondsTicks += (ticks.postgres * (performance.now() - windowStart)) / 1000;
     run.dataApiCalls += (dataApi.stats().executeStatement ?? 0) - dataApiBefore;
+    // Where this path's clock stands next: the caller runs the path that lags furthest behind.
+    yield Math.min(...chats.map((chat) => next.get(chat) as number));
   }
   return run;
 }
@@ -398,11 +404,25 @@ async function runHour(path: Path, chats: string[], beat: (chat: string) => Prom
 for (const chat of warmChats.slice(0, 20)) await ours(chat);
 for (const chat of warmChats.slice(20)) await coder(chat);
 
-const runs: Record<Path, PathRun> = {} as Record<Path, PathRun>;
-for (const path of PATHS) {
-  log(`${path}: ${settings.chats} chats, one simulated hour each`);
-  runs[path] = await runHour(path, sets[path], path === "coder" ? coder : ours);
-  log(`${path}: ${runs[path].beats} beats in ${runs[path].rounds} rounds`);
+// The three hours advance together through simulated time (always the path whose next round is
+// earliest), so whatever else the machine does meanwhile falls on all three alike.
+log(`${settings.chats} chats per path, one simulated hour each`);
+const runs = {} as Record<Path, PathRun>;
+const hours = PATHS.map((path) => ({
+  path,
+  steps: runHour(path, sets[path], path === "coder" ? coder : ours),
+  at: 0,
+}));
+while (hours.length > 0) {
+  const lagging = hours.reduce((a, b) => (b.at < a.at ? b : a));
+  const step = await lagging.steps.next();
+  if (step.done) {
+    runs[lagging.path] = step.value;
+    hours.splice(hours.indexOf(lagging), 1);
+    log(`${lagging.path}: ${step.value.beats} beats in ${step.value.rounds} rounds`);
+  } else {
+    lagging.at = step.value;
+  }
 }
 
 // --- per chat-hour ---
