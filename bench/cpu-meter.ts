@@ -114,3 +114,44 @@ export function cpuMeter(postmasterPid: number | undefined, cores: number) {
     },
   };
 }
+
+/**
+ * CPU time of the PostgreSQL server to the nanosecond: the scheduler's run time
+ * (/proc/<pid>/schedstat, first field; PostgreSQL processes are single-threaded) of the postmaster
+ * and every process it started. Finer than the 10 ms ticks of /proc/<pid>/stat, so short windows
+ * (a few statements) add up without rounding. Counted per process: one that starts in the window
+ * counts whole, one that exits in it loses its time in the window (a pool closing an idle
+ * connection must not subtract that backend's whole life). Null without schedstats.
+ */
+export function postgresRuntimeMeter(postmasterPid: number | undefined) {
+  if (!postmasterPid || !existsSync(`/proc/${postmasterPid}/schedstat`)) return null;
+  const snapshot = (): Map<string, number> => {
+    const runtimeNs = new Map<string, number>();
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      if (Number(entry) !== postmasterPid && Number(statFields(entry)?.[1]) !== postmasterPid) {
+        continue;
+      }
+      try {
+        runtimeNs.set(
+          entry,
+          Number(readFileSync(`/proc/${entry}/schedstat`, "utf8").split(" ")[0]),
+        );
+      } catch {
+        // exited between readdir and read
+      }
+    }
+    return runtimeNs;
+  };
+  return {
+    /** Starts a window; the returned function ends it with the CPU-seconds spent in it. */
+    start(): () => number {
+      const before = snapshot();
+      return () => {
+        let ns = 0;
+        for (const [pid, after] of snapshot()) ns += after - (before.get(pid) ?? 0);
+        return ns / 1e9;
+      };
+    },
+  };
+}
