@@ -357,6 +357,13 @@ describe("the dev stage template", () => {
       );
     }
   });
+
+  it("ships each function's bundle alone: no docs (openapi.yaml), sources or tests in a zip", () => {
+    for (const fn of ["heartbeat", "reporter"]) {
+      const listing = execFileSync("unzip", ["-Z1", join(packages.dev as string, `${fn}.zip`)]);
+      expect(listing.toString().trim().split("\n")).toEqual([`functions/${fn}/handler.cjs`]);
+    }
+  });
 });
 
 describe("the localstack stage template", () => {
