@@ -11,7 +11,7 @@ import { dataApiStatement } from "../../infra/local/sql-lexer.ts";
 
 /**
  * `serverless package` offline (no AWS call), and the CloudFormation it generates: what is deployed
- * is what SPEC and the issue pin — runtime, route, schedule, throttling — and every data action in
+ * is what docs/ and the issue pin — runtime, route, schedule, throttling — and every data action in
  * IAM is scoped to one ARN.
  */
 

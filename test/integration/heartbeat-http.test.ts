@@ -34,7 +34,7 @@ const dataApiCalls = () =>
   Object.values(stack.dataApi.stats()).reduce((total, count) => total + count, 0);
 
 describe("200", () => {
-  it("bumps a due workspace and answers with the SPEC body", async () => {
+  it("bumps a due workspace and answers with the documented body", async () => {
     const seeded = await seedRunningWorkspace(stack.db.pool);
     const response = await stack.send({
       chatId: seeded.chatId,

@@ -17,7 +17,7 @@ const defaultChat = {
 describe("pacing keeps the SPEC §3 promise (reference model)", () => {
   // KNOWN GAP (open in issue 12): the property finds chats that drop below the bound, e.g. a 5 h
   // bump (18000.00006 s) with 1 µs delays, where 300 s hints straddle the guard opening. `it.fails`
-  // records the finding; make it `it` once the hint (or SPEC's bound) is corrected.
+  // records the finding; make it `it` once the hint (or the documented bound) is corrected.
   it.fails("a chat beating at the hinted times, up to 2 s late, never has less than 0.95·I − 15 s left", () => {
     let totalBeats = 0;
     let totalHours = 0;

@@ -23,7 +23,7 @@ import {
  * random instant in between. I is the interval the server used for the hint being followed.
  *
  * Bump intervals are at least 40 s: below that the 15 s hint floor plus 2 s of delay exceed 5 % of I
- * and no client that follows the hint could keep the promise (the SPEC's bound is then negative
+ * and no client that follows the hint could keep the promise (the documented bound is then negative
  * anyway). Templates use 1 min to 24 h here, as Coder's do in practice.
  */
 

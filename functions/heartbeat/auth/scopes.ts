@@ -22,7 +22,7 @@
  * - `*:*`: Coder's internal parser would expand it to a site wildcard, but it is not a
  *   requestable (external) scope; a token carrying it was not minted through Coder's API.
  * - `coder:workspaces.create`, `no_user_data`: in Coder these also carry workspace read/update,
- *   but SPEC lists the granting composites explicitly and these are not among them.
+ *   but docs/token.md lists the granting composites explicitly and these are not among them.
  * - `workspace_dormant:*`, `prebuilt_workspace:*`, `workspace:delete`, `workspace:ssh`,
  *   `workspace:start`, `chat:*`, and case variants such as `Workspace:Read`.
  * Unknown names are ignored, never an error.
