@@ -23,7 +23,7 @@ export const METRIC = {
 
 /**
  * Powertools Logger, Metrics and Tracer for one function. Service name and log level come from the
- * standard POWERTOOLS_* variables; the namespace is fixed by SPEC §5.
+ * standard POWERTOOLS_* variables; the namespace is fixed by docs/reporter.md.
  */
 export function createObservability(serviceName: (typeof SERVICE)[keyof typeof SERVICE]) {
   const logger = new Logger({ serviceName });

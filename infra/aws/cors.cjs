@@ -1,7 +1,7 @@
 "use strict";
 
 /**
- * CORS for the HTTP API (SPEC §3): browser clients are answered only for the origins an operator
+ * CORS for the HTTP API (docs/api.md): browser clients are answered only for the origins an operator
  * lists in the `corsAllowedOrigins` param (comma-separated; empty by default = no CORS at all).
  * The one definition both places use: serverless.yml resolves `provider.httpApi.cors` through
  * `httpApiCors` below, and `npm start`'s local API Gateway front (infra/local/http-api.ts) answers
@@ -44,7 +44,7 @@ function parseAllowedOrigins(value) {
     if (origin === "") continue;
     if (origin.includes("*")) {
       throw new Error(
-        `${SETTING}: "${origin}" is a wildcard; list each origin explicitly (SPEC §3)`,
+        `${SETTING}: "${origin}" is a wildcard; list each origin explicitly (docs/api.md)`,
       );
     }
     let url;

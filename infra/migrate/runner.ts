@@ -64,7 +64,7 @@ export function loadRepeatableMigrations(dir = FUNCTIONS_DIR): RepeatableMigrati
     });
 }
 
-// Our bookkeeping lives in our own schema (SPEC §1), created before anything else so the record
+// Our bookkeeping lives in our own schema (docs/heartbeat.md), created before anything else so the record
 // of applied migrations exists even on a real Coder database.
 const BOOTSTRAP = [
   "CREATE SCHEMA IF NOT EXISTS chat_heartbeat",

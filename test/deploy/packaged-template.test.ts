@@ -182,7 +182,7 @@ describe("the dev stage template", () => {
     }
   });
 
-  it("schedules the reporter hourly (Aurora auto-pause, SPEC §5)", () => {
+  it("schedules the reporter hourly (Aurora auto-pause, docs/reporter.md)", () => {
     const rules = Object.values(resources("dev")).filter(
       (resource) => resource.Type === "AWS::Events::Rule",
     );
@@ -343,7 +343,7 @@ describe("the dev stage template", () => {
     expect(variables.CHAT_TOKEN_TYPE).toBe("");
   });
 
-  it("answers no CORS by default (SPEC §3: no origin unless an operator lists it)", () => {
+  it("answers no CORS by default (docs/api.md: no origin unless an operator lists it)", () => {
     const api = properties("dev", "HttpApi");
     expect(api.ProtocolType).toBe("HTTP");
     expect(api).not.toHaveProperty("CorsConfiguration");

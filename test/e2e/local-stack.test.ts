@@ -7,7 +7,7 @@ import { freePort } from "../../infra/local/postgres.ts";
 import { assertMatchesOpenApi, isDocumented } from "../support/openapi-contract.ts";
 
 /**
- * SPEC §6 end to end, as a user runs it: `npm start` as a child process until `READY <url>`, a
+ * docs/local-stack.md end to end, as a user runs it: `npm start` as a child process until `READY <url>`, a
  * heartbeat from the client CLI and from curl's equivalent with a token from `npm run token`,
  * `npm run report` seeing the counts, and Ctrl-C leaving no process and no data directory behind.
  */

@@ -14,7 +14,7 @@ const defaultChat = {
   betweenFraction: 0.5,
 };
 
-describe("pacing keeps the SPEC §3 promise (reference model)", () => {
+describe("pacing keeps the docs/heartbeat.md promise (reference model)", () => {
   // KNOWN GAP (open in issue 12): the property finds chats that drop below the bound, e.g. a 5 h
   // bump (18000.00006 s) with 1 µs delays, where 300 s hints straddle the guard opening. `it.fails`
   // records the finding; make it `it` once the hint (or the documented bound) is corrected.

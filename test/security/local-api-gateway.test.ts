@@ -130,7 +130,7 @@ function rawRequest(
 
 const heartbeatPath = () => `/chats/${chatId}/heartbeat`;
 
-/** A refusal by the function: SPEC §3's body, no write, no Data API call. */
+/** A refusal by the function: docs/api.md's body, no write, no Data API call. */
 async function expectRefusedWithoutWrite(
   send: () => Promise<RawResponse>,
   expected: { status: number; code: string; message: RegExp },

@@ -4,7 +4,7 @@ import { HeartbeatRow, heartbeatFromRow } from "../../functions/heartbeat/heartb
 import { toPositionalParameters } from "../../infra/local/sql-lexer.ts";
 import heartbeatSql from "../../sql/queries/heartbeat.sql";
 
-/** What one accepted heartbeat reports, as in the SPEC §3 response body (times ISO-8601 UTC). */
+/** What one accepted heartbeat reports, as in the docs/api.md response body (times ISO-8601 UTC). */
 export interface HeartbeatResult {
   outcome: HeartbeatOutcome;
   workspaceId: string | null;

@@ -15,7 +15,7 @@ export interface ChatTokenKeySource {
   resolve(): Promise<ChatTokenVerificationKey>;
 }
 
-/** SPEC §4: the local stage's HS256 secret must be at least 32 bytes (RFC 7518 §3.2). */
+/** docs/token.md: the local stage's HS256 secret must be at least 32 bytes (RFC 7518 §3.2). */
 export const MIN_SHARED_SECRET_BYTES = 32;
 
 /** HS256 with a shared secret: the local stage. */

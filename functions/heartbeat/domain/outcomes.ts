@@ -1,4 +1,4 @@
-/** Every outcome of an accepted heartbeat (SPEC §2), in the order the statement decides them. */
+/** Every outcome of an accepted heartbeat (docs/heartbeat.md), in the order the statement decides them. */
 export const HEARTBEAT_OUTCOMES = [
   "chat_archived",
   "no_workspace",
@@ -14,7 +14,7 @@ export const HEARTBEAT_OUTCOMES = [
 
 export type HeartbeatOutcome = (typeof HEARTBEAT_OUTCOMES)[number];
 
-/** What one accepted heartbeat did, as the HTTP API returns it (SPEC §3). */
+/** What one accepted heartbeat did, as the HTTP API returns it (docs/api.md). */
 export interface HeartbeatReport {
   chatId: string;
   workspaceId: string | null;

@@ -2,7 +2,7 @@ import { authorizeHeartbeat } from "../auth/authorize.ts";
 import type { ChatTokenClaims } from "../auth/chat-token.ts";
 import type { HeartbeatReport } from "./outcomes.ts";
 
-/** The chat does not exist or belongs to someone else; the two are deliberately alike (SPEC §2). */
+/** The chat does not exist or belongs to someone else; the two are deliberately alike (docs/heartbeat.md). */
 export class ChatNotFoundError extends Error {
   override readonly name = "ChatNotFoundError";
   constructor() {

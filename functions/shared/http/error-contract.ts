@@ -17,7 +17,7 @@ export type ErrorCode =
   | "unavailable"
   | "internal";
 
-/** An error the API answers with its own status and code (SPEC §3). */
+/** An error the API answers with its own status and code (docs/api.md). */
 export interface ContractError {
   status: number;
   code: ErrorCode;
@@ -58,7 +58,7 @@ function classifyCommon(error: unknown): ContractError | undefined {
 }
 
 /**
- * The one place errors become responses: every failure leaves as SPEC §3's JSON
+ * The one place errors become responses: every failure leaves as docs/api.md's JSON
  * `{"error":{"code","message"},"requestId"}`, counted as a metric and logged once; a 500 never says
  * why. Put it after `@middy/http-error-handler` in `.use()` order so its `onError` runs first.
  */
