@@ -1,6 +1,11 @@
 import { readFileSync } from "node:fs";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import * as ajvFormats from "ajv-formats";
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from "aws-lambda";
 import { parse } from "yaml";
 
 /**
@@ -244,4 +249,32 @@ export function assertMatchesOpenApi(response: ObservedResponse): void {
       `response does not match docs/openapi.yaml:\n- ${violations.join("\n- ")}\nbody: ${response.body}`,
     );
   }
+}
+
+/**
+ * The heartbeat function's module with its handler wrapped: every result is checked against the
+ * document before the caller sees it. The function serves one route, so its answers are held to
+ * that operation's responses (API Gateway would route nothing else to it).
+ */
+export function checkedAgainstOpenApi<Module extends { handler: unknown }>(module: Module): Module {
+  const handler = module.handler as (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ) => Promise<APIGatewayProxyStructuredResultV2>;
+  const checked = async (event: APIGatewayProxyEventV2, context: Context) => {
+    const result = await handler(event, context);
+    assertMatchesOpenApi({
+      method: "POST",
+      path: "/chats/{chatId}/heartbeat",
+      status: result.statusCode ?? 200,
+      headers: Object.fromEntries(
+        Object.entries(result.headers ?? {}).map(([name, value]) => [name, String(value)]),
+      ),
+      body: result.isBase64Encoded
+        ? Buffer.from(result.body ?? "", "base64").toString("utf8")
+        : result.body,
+    });
+    return result;
+  };
+  return { ...module, handler: checked };
 }

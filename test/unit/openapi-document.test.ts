@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { describe, expect, it } from "vitest";
-import { HEARTBEAT_OUTCOMES } from "../../functions/heartbeat/domain/outcomes.ts";
+import { HeartbeatRow } from "../../functions/heartbeat/heartbeat-store.ts";
 import {
   assertMatchesOpenApi,
   OPENAPI_PATH,
@@ -19,6 +19,8 @@ import {
  */
 
 const ROUTE = "/chats/{chatId}/heartbeat";
+/** The outcomes the heartbeat's statement may return, as the function parses them. */
+const HEARTBEAT_OUTCOMES = HeartbeatRow.shape.outcome.options;
 type Operation = {
   responses: Record<
     string,
