@@ -20,7 +20,7 @@
  * beat statements and nothing else (background processes busy during a round included).
  *
  * Counts per chat-hour: HTTP requests, Data API calls, build writes (deadline changed),
- * last_used_at writes, outcomes; the SPEC §3 bound (at least 0.95·I − 15 s left at each beat's
+ * last_used_at writes, outcomes; the docs/api.md bound (at least 0.95·I − 15 s left at each beat's
  * arrival); PostgreSQL CPU; the reporter's writeRatio/floorRatio for those outcomes; and the AWS
  * price per 1,000 chat-hours from bench/prices.json. Sizes (env): BENCH_CHAT_HOUR_CHATS (50),
  * BENCH_DELAY_MS (1000), BENCH_SEED (12). Writes bench/results/chat-hour.{json,md}.
@@ -83,7 +83,7 @@ const NS_PER_SECOND = 1_000_000_000;
 const BUMP_SECONDS = 3600;
 const TTL_SECONDS = 8 * 3600;
 const FIXED_INTERVAL = 30;
-/** SPEC §3: at least 0.95·I − 15 s between now and the deadline (no max_deadline here). */
+/** docs/api.md: at least 0.95·I − 15 s between now and the deadline (no max_deadline here). */
 const REQUIRED_LEFT_SECONDS = 0.95 * BUMP_SECONDS - 15;
 const TARGET = { pacedRequests: 21, buildWrites: 20, cpuRatio: 0.5 };
 const started = Date.now();
@@ -374,7 +374,7 @@ async function* runHour(
       // The bound at arrival, conservatively: the deadline before the beat vs the answer's time.
       const left = (pre.deadlineMs - answeredAt) / 1000;
       run.minLeftSeconds = Math.min(run.minLeftSeconds, left);
-      // SPEC §3 promises the bound for a beat at the hinted time; one d seconds past it (network
+      // docs/heartbeat.md promises the bound for a beat at the hinted time; one d seconds past it (network
       // delay, this round's own time) is owed d less, as in test/model/pacing-simulation.ts.
       const arrivedAt = (answeredAt - zero) / 1000 + (moved.get(chat) as number);
       const hintedAt = followed.get(chat)?.hintedAt;
@@ -519,7 +519,7 @@ const checks = [
     pass: paced.buildWrites <= TARGET.buildWrites && paced.buildWrites >= lowestFloor,
   },
   {
-    what: `paced: SPEC §3 bound at every beat's arrival (≥ ${REQUIRED_LEFT_SECONDS} s left, less how late the beat was)`,
+    what: `paced: docs/heartbeat.md bound at every beat's arrival (≥ ${REQUIRED_LEFT_SECONDS} s left, less how late the beat was)`,
     target: "never violated",
     measured: `${paced.boundViolations} violations in ${paced.heartbeats * settings.chats} beats, least ${paced.minLeftSeconds} s left${paced.worstViolation ? ` (worst: ${paced.worstViolation.shortSeconds} s short, after a ${paced.worstViolation.followedHint} s hint and ${paced.worstViolation.lateSeconds} s of delay)` : ""}`,
     pass: paced.boundViolations === 0,
@@ -573,7 +573,7 @@ const lines = [
   `| build writes (deadline moved) | ${n(fixed.buildWrites)} | ${n(paced.buildWrites)} | ${n(coderPath.buildWrites)} |`,
   `| \`last_used_at\` writes | ${n(fixed.lastUsedWrites)} | ${n(paced.lastUsedWrites)} | — (separate batch) |`,
   `| outcomes | ${outcomesText(fixed.outcomes)} | ${outcomesText(paced.outcomes)} | ${outcomesText(coderPath.outcomes)} |`,
-  `| least time left at a beat's arrival (SPEC §3 bound for paced clients: ${REQUIRED_LEFT_SECONDS} s) | ${n(fixed.minLeftSeconds, 1)} s | ${n(paced.minLeftSeconds, 1)} s | ${n(coderPath.minLeftSeconds, 1)} s |`,
+  `| least time left at a beat's arrival (docs/heartbeat.md bound for paced clients: ${REQUIRED_LEFT_SECONDS} s) | ${n(fixed.minLeftSeconds, 1)} s | ${n(paced.minLeftSeconds, 1)} s | ${n(coderPath.minLeftSeconds, 1)} s |`,
   `| PostgreSQL CPU | ${n(fixed.postgresCpuMs, 1)} ms (${n(fixed.postgresCpuMsTicks, 0)}) | ${n(paced.postgresCpuMs, 1)} ms (${n(paced.postgresCpuMsTicks, 0)}) | ${n(coderPath.postgresCpuMs, 1)} ms (${n(coderPath.postgresCpuMsTicks, 0)}) |`,
   `| PostgreSQL CPU per heartbeat | ${n(fixed.postgresCpuMs / fixed.heartbeats, 3)} ms | ${n(paced.postgresCpuMs / paced.heartbeats, 3)} ms | ${n(coderPath.postgresCpuMs / coderPath.heartbeats, 3)} ms |`,
   `| time per beat, mean / p50 / p99 (ours: handler; Coder: two statements) | ${n(fixed.beatMs.mean)} / ${n(fixed.beatMs.p50)} / ${n(fixed.beatMs.p99)} ms | ${n(paced.beatMs.mean)} / ${n(paced.beatMs.p50)} / ${n(paced.beatMs.p99)} ms | ${n(coderPath.beatMs.mean)} / ${n(coderPath.beatMs.p50)} / ${n(coderPath.beatMs.p99)} ms |`,
@@ -585,7 +585,7 @@ const lines = [
       ", ",
     )}; \`${POLL_INTERVAL_HEADER}\` differed from \`nextHeartbeatSeconds\` ${paced.headerMismatches + fixed.headerMismatches} times.`,
   "",
-  "Fixed-interval clients (ours at 30 s, and Coder's) get no SPEC §3 promise: when a guard opening falls just after a beat (the delays vary from beat to beat), the next bump waits for the beat after, 210 s instead of 180 s, so they bump fewer than 20 times an hour and can have less than 0.95·I − 15 s left.",
+  "Fixed-interval clients (ours at 30 s, and Coder's) get no docs/heartbeat.md promise: when a guard opening falls just after a beat (the delays vary from beat to beat), the next bump waits for the beat after, 210 s instead of 180 s, so they bump fewer than 20 times an hour and can have less than 0.95·I − 15 s left.",
   "",
   "| target | measured | |",
   "|---|---|---|",

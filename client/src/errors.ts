@@ -7,7 +7,7 @@ export type HeartbeatErrorKind =
   | "network"
   /** No response within `requestTimeoutMs`. */
   | "timeout"
-  /** A 200 whose body is not the SPEC §3 shape. */
+  /** A 200 whose body is not the docs/api.md shape. */
   | "malformed_response"
   /** The token provider threw or returned an empty token. */
   | "token"
@@ -33,7 +33,7 @@ export class HeartbeatError extends Error {
   readonly kind: HeartbeatErrorKind;
   /** HTTP status, for kind `http`. */
   readonly status: number | undefined;
-  /** The API's `error.code` (SPEC §3), when the body carried one. */
+  /** The API's `error.code` (docs/api.md), when the body carried one. */
   readonly code: string | undefined;
   readonly requestId: string | undefined;
   /** Milliseconds until the next attempt, or null when this error ended the loop. */

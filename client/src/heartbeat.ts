@@ -1,5 +1,5 @@
 /**
- * A well-behaved heartbeat loop for `POST /chats/{chatId}/heartbeat` (SPEC §3).
+ * A well-behaved heartbeat loop for `POST /chats/{chatId}/heartbeat` (docs/api.md).
  *
  * Dependency-free and free of Node-only APIs: it runs in Node ≥ 20 and in browsers on the global
  * `fetch`, `AbortController` and timers (all injectable for tests).

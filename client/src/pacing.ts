@@ -1,5 +1,5 @@
 /**
- * How long to wait after a successful beat: the server's pacing hint when it sends one (SPEC §3
+ * How long to wait after a successful beat: the server's pacing hint when it sends one (docs/heartbeat.md
  * `nextHeartbeatSeconds` / `X-Poll-Interval`), bounded by the client's own limits, else the fixed
  * `intervalMs` of older servers.
  */
@@ -7,9 +7,9 @@ import type { PaceHint } from "./response.ts";
 import type { BeatSchedule } from "./types.ts";
 
 export const DEFAULT_INTERVAL_MS = 30_000;
-/** SPEC §3's smallest hint: by default the client follows every hint the server may send. */
+/** docs/heartbeat.md's smallest hint: by default the client follows every hint the server may send. */
 export const DEFAULT_MIN_INTERVAL_MS = 15_000;
-/** SPEC §3's largest hint. */
+/** docs/heartbeat.md's largest hint. */
 export const DEFAULT_MAX_INTERVAL_MS = 5 * 60_000;
 /** Successful beats are spread by ±10 % so clients started together drift apart. */
 export const INTERVAL_JITTER = 0.1;
@@ -30,7 +30,7 @@ export function jitteredInterval(intervalMs: number, random: () => number): numb
  * **downwards only**, uniformly in [max(minMs, 0.9·clamped), clamped].
  *
  * Downwards because the hint is a deadline, not a period: the server promises the workspace stays
- * up (SPEC §3: at least 0.95·I − 15 s of headroom) only if the client beats by the hinted time, so
+ * up (docs/heartbeat.md: at least 0.95·I − 15 s of headroom) only if the client beats by the hinted time, so
  * a client that jitters late could see its workspace stopped. Jitter is still needed so clients
  * that started together drift apart; spending it early costs at most 10 % more requests. The
  * client's own floor wins over the jitter: the result is never below `minMs` (a hint at or below

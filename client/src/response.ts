@@ -1,4 +1,4 @@
-/** Reading the API's answers (SPEC §3): the 200 body, error bodies, statuses and headers. */
+/** Reading the API's answers (docs/api.md): the 200 body, error bodies, statuses and headers. */
 import type { HeartbeatFailure } from "./errors.ts";
 import {
   HEARTBEAT_OUTCOMES,
@@ -70,7 +70,7 @@ export function parseHeartbeatResponse(text: string): HeartbeatResponse {
   return response;
 }
 
-/** A usable pacing hint: a positive whole number of seconds (SPEC §3 sends 15–300). */
+/** A usable pacing hint: a positive whole number of seconds (docs/heartbeat.md sends 15–300). */
 function isHintSeconds(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
 }
@@ -94,7 +94,7 @@ export interface PaceHint {
 
 /**
  * The hint of a 200: the body's `nextHeartbeatSeconds`, else the `X-Poll-Interval` header (the same
- * value, SPEC §3), else undefined (an older server: the loop keeps its own interval).
+ * value, docs/api.md), else undefined (an older server: the loop keeps its own interval).
  */
 export function readPaceHint(response: HeartbeatResponse, headers: Headers): PaceHint | undefined {
   if (response.nextHeartbeatSeconds !== undefined) {
@@ -118,7 +118,7 @@ export type Attempt =
   | { kind: "retryable"; failure: HeartbeatFailure }
   | { kind: "aborted" };
 
-/** Reads SPEC §3's `{"error":{"code","message"},"requestId"}`, tolerating other bodies (a proxy's). */
+/** Reads docs/api.md's `{"error":{"code","message"},"requestId"}`, tolerating other bodies (a proxy's). */
 export function describeHttpError(
   status: number,
   headers: Headers,

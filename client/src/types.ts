@@ -1,7 +1,7 @@
-/** The public shapes of the heartbeat client: the SPEC §3 body, options, the handle, injectables. */
+/** The public shapes of the heartbeat client: the docs/api.md body, options, the handle, injectables. */
 import type { HeartbeatError } from "./errors.ts";
 
-/** The outcomes of SPEC §2 a 200 response may carry. */
+/** The outcomes of docs/heartbeat.md a 200 response may carry. */
 export const HEARTBEAT_OUTCOMES = [
   "bumped",
   "not_due",
@@ -17,7 +17,7 @@ export const HEARTBEAT_OUTCOMES = [
 
 export type HeartbeatOutcome = (typeof HEARTBEAT_OUTCOMES)[number];
 
-/** The 200 body of SPEC §3. Times are ISO-8601 UTC strings; null when zero or unknown. */
+/** The 200 body of docs/api.md. Times are ISO-8601 UTC strings; null when zero or unknown. */
 export interface HeartbeatResponse {
   chatId: string;
   workspaceId: string | null;
@@ -26,7 +26,7 @@ export interface HeartbeatResponse {
   maxDeadline: string | null;
   lastUsedAt: string | null;
   /**
-   * Seconds until the next heartbeat can matter (SPEC §3: an integer, 15–300). Absent when the
+   * Seconds until the next heartbeat can matter (docs/api.md: an integer, 15–300). Absent when the
    * server is older or sent no usable value (not a positive integer).
    */
   nextHeartbeatSeconds?: number;
@@ -90,11 +90,11 @@ interface HeartbeatOptionsBase {
   intervalMs?: number;
   /**
    * Lower bound for a hinted delay (the server's `nextHeartbeatSeconds` or `X-Poll-Interval`):
-   * a hint below it is raised to it. Default 15 000 (SPEC §3's smallest hint).
+   * a hint below it is raised to it. Default 15 000 (docs/heartbeat.md's smallest hint).
    */
   minIntervalMs?: number;
   /**
-   * Upper bound for a hinted delay: a hint above it is lowered to it. Default 300 000 (SPEC §3's
+   * Upper bound for a hinted delay: a hint above it is lowered to it. Default 300 000 (docs/heartbeat.md's
    * largest hint). Must not be below `minIntervalMs`.
    */
   maxIntervalMs?: number;

@@ -162,7 +162,7 @@ export function ok(
   return Response.json(heartbeatBody(overrides), { headers });
 }
 
-/** A SPEC §3 error response. */
+/** A docs/api.md error response. */
 export function apiError(
   status: number,
   code: string,

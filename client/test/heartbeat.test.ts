@@ -83,7 +83,7 @@ describe("parseRetryAfter", () => {
 });
 
 describe("parseHeartbeatResponse", () => {
-  it("accepts the SPEC §3 body with null times", () => {
+  it("accepts the docs/api.md body with null times", () => {
     const body = heartbeatBody({ workspaceId: null, outcome: "no_workspace", deadline: null });
     expect(parseHeartbeatResponse(JSON.stringify(body))).toEqual(body);
   });

@@ -2,7 +2,7 @@ import type { ContractError, ErrorClassifier } from "../shared/http/error-contra
 import { ChatTokenError, ChatTokenKeyUnavailableError, wwwAuthenticate } from "./auth/errors.ts";
 import { ChatNotFoundError } from "./domain/record-heartbeat.ts";
 
-/** The heartbeat's own rejections (SPEC §3): token, scope and ownership. */
+/** The heartbeat's own rejections (docs/api.md): token, scope and ownership. */
 export const classifyHeartbeatError: ErrorClassifier = (error): ContractError | undefined => {
   if (error instanceof ChatTokenError) {
     return {

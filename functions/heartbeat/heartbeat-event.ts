@@ -18,7 +18,7 @@ export const HeartbeatEvent = z.object({
   headers: z.record(z.string(), z.string()),
   pathParameters: z.object({
     // Any 8-4-4-4-12 hex id: PostgreSQL's uuid type accepts all of them, not only RFC versions.
-    // Canonical lower case from here on (SPEC §3: ids are lower-case), so the response, the logs
+    // Canonical lower case from here on (docs/api.md: ids are lower-case), so the response, the logs
     // and the token's `chat_id` binding all see one spelling whatever case the path used.
     chatId: z.pipe(
       z.guid("chatId must be a UUID"),

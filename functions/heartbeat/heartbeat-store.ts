@@ -19,7 +19,7 @@ export const HeartbeatRow = z.object({
 
 const isoTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** The row as the domain (and SPEC §3) speaks of it: ISO-8601 UTC times, lower-case ids. */
+/** The row as the domain (and docs/api.md) speaks of it: ISO-8601 UTC times, lower-case ids. */
 export function heartbeatFromRow(row: z.output<typeof HeartbeatRow>): RecordedHeartbeat {
   return {
     outcome: row.outcome,

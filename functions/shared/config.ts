@@ -66,7 +66,7 @@ const ReportWindowEnv = z.object({
   REPORT_WINDOW_SECONDS: positiveInt(300),
 });
 
-/** SPEC §4: the local stage's HS256 secret is at least 32 bytes (RFC 7518 §3.2); checked here only. */
+/** docs/token.md: the local stage's HS256 secret is at least 32 bytes (RFC 7518 §3.2); checked here only. */
 export const MIN_CHAT_TOKEN_SECRET_BYTES = 32;
 
 /** `CHAT_TOKEN_SECRET` as every reader of it (heartbeat, `npm start`, `npm run token`) parses it. */
@@ -94,7 +94,7 @@ const HeartbeatEnv = z.object({
 
 /** What tokens must look like beyond their signature; `npm start` reads it too (demo token). */
 const ChatTokenPolicyEnv = z.object({
-  /** The most `exp − now` may be (SPEC §4): a token minted to live for years is refused. */
+  /** The most `exp − now` may be (docs/token.md): a token minted to live for years is refused. */
   CHAT_TOKEN_MAX_LIFETIME: positiveDuration(24 * 3_600),
   /** When set, the header's `typ` must equal it (RFC 8725 §3.11), e.g. `at+jwt` (RFC 9068). */
   CHAT_TOKEN_TYPE: z.optional(

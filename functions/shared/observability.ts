@@ -27,7 +27,7 @@ export const METRIC = {
 
 /**
  * Powertools Logger, Metrics and Tracer for one function. The service name is the function's own
- * (SERVICE, passed in: it overrides POWERTOOLS_SERVICE_NAME) and the namespace is fixed by SPEC §5;
+ * (SERVICE, passed in: it overrides POWERTOOLS_SERVICE_NAME) and the namespace is fixed by docs/reporter.md;
  * the rest (log level, metrics and tracing switches) comes from the standard POWERTOOLS_* variables.
  */
 export function createObservability(serviceName: (typeof SERVICE)[keyof typeof SERVICE]) {

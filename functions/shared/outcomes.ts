@@ -1,5 +1,5 @@
 /**
- * Every outcome of an accepted heartbeat (SPEC §2), in the order the statement decides them: the
+ * Every outcome of an accepted heartbeat (docs/heartbeat.md), in the order the statement decides them: the
  * words the heartbeat answers with, the reporter counts by and the metrics are named after. The
  * client keeps its own copy (client/src/types.ts); test/unit/outcomes.test.ts holds the two equal.
  */

@@ -1,7 +1,7 @@
 "use strict";
 
 /**
- * CORS for the HTTP API (SPEC §3): browser clients are answered only for the origins an operator
+ * CORS for the HTTP API (docs/api.md): browser clients are answered only for the origins an operator
  * lists in the `corsAllowedOrigins` param (comma-separated; empty by default = no CORS at all).
  * The one definition both places use: serverless.yml resolves `provider.httpApi.cors` through
  * `httpApiCors` below, and `npm start`'s local API Gateway front (infra/local/http-api.ts) answers
@@ -16,14 +16,15 @@
  *   script sets itself; cookies and HTTP authentication are never needed, so
  *   `Access-Control-Allow-Credentials` is never sent (and `*` with credentials cannot happen);
  * - only what the route needs: `POST`, the `authorization` and `content-type` request headers,
- *   and `retry-after` readable by the script (the 503 answer's back-off).
+ *   and `retry-after` (the 503 answer's back-off) and `x-poll-interval` (the pacing hint) readable
+ *   by the script.
  */
 
 const ALLOWED_METHODS = ["POST"];
 /** How errors name the setting: the param, and the variable serverless.yml and `npm start` read. */
 const SETTING = "corsAllowedOrigins (CORS_ALLOWED_ORIGINS)";
 const ALLOWED_HEADERS = ["authorization", "content-type"];
-const EXPOSED_HEADERS = ["retry-after"];
+const EXPOSED_HEADERS = ["retry-after", "x-poll-interval"];
 /** Seconds a browser may cache a preflight answer. */
 const MAX_AGE_SECONDS = 600;
 
@@ -44,7 +45,7 @@ function parseAllowedOrigins(value) {
     if (origin === "") continue;
     if (origin.includes("*")) {
       throw new Error(
-        `${SETTING}: "${origin}" is a wildcard; list each origin explicitly (SPEC §3)`,
+        `${SETTING}: "${origin}" is a wildcard; list each origin explicitly (docs/api.md)`,
       );
     }
     let url;

@@ -41,7 +41,7 @@ const DEMO_COLUMNS = {
   chats: ["id", "owner_id", "organization_id", "workspace_id", "status"],
 };
 
-/** The demo needs the chat-heartbeat subset (SPEC §1): Coder's real tables need more per row. */
+/** The demo needs the chat-heartbeat subset (docs/heartbeat.md): Coder's real tables need more per row. */
 export class DemoSeedRefused extends Error {
   override readonly name = "DemoSeedRefused";
 }

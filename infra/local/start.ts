@@ -27,7 +27,7 @@ import { startPostgres } from "./postgres.ts";
 import { signLocalChatToken } from "./token-cli.ts";
 
 /**
- * `npm start` (SPEC §6): PostgreSQL (embedded, or DATABASE_URL) → migrations through the local Data
+ * `npm start` (docs/local-stack.md): PostgreSQL (embedded, or DATABASE_URL) → migrations through the local Data
  * API endpoint → `serverless offline` running the real handlers behind our API Gateway front on
  * PORT (infra/local/http-api.ts) → demo rows → a ready `curl` → READY. Ctrl-C stops everything it
  * started and removes the embedded data directory.

@@ -12,7 +12,7 @@ import {
 
 /**
  * `npm run token -- --sub <uuid> [--chat <uuid>] [--scope "..."] [--ttl 1h]`: prints an HS256
- * chat token the local stack accepts (SPEC §6). Signing lives here, not in the functions: the
+ * chat token the local stack accepts (docs/local-stack.md). Signing lives here, not in the functions: the
  * deployed stages only ever verify tokens.
  */
 
@@ -61,7 +61,7 @@ const SignRequest = z.object({
   type: z.optional(z.string().check(z.minLength(1))),
 });
 
-/** Signs a local HS256 chat token with the claims the heartbeat verifies (SPEC §4). */
+/** Signs a local HS256 chat token with the claims the heartbeat verifies (docs/token.md). */
 export async function signLocalChatToken(request: LocalChatTokenRequest): Promise<string> {
   const { now, ...fields } = request;
   const parsed = z.safeParse(SignRequest, fields);

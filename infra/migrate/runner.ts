@@ -84,7 +84,7 @@ export function loadGrants(file = GRANTS_FILE): RepeatableMigration {
 /**
  * When the grants run:
  * - `fresh` (the default): only on a database whose Coder tables our migrations made
- *   (`chat_heartbeat.installation.coder_subset`, SPEC §6), whenever this run applied anything or the
+ *   (`chat_heartbeat.installation.coder_subset`, docs/local-stack.md), whenever this run applied anything or the
  *   grants file changed, so a re-created function or table never misses its grants;
  * - `always`: every run, whatever the database — the operator's `--grants` on a real Coder database.
  */
@@ -95,7 +95,7 @@ export interface MigrateOptions {
   grantsMode?: GrantsMode;
 }
 
-// Our bookkeeping lives in our own schema (SPEC §1), created before anything else so the record
+// Our bookkeeping lives in our own schema (docs/heartbeat.md), created before anything else so the record
 // of applied migrations exists even on a real Coder database.
 const BOOTSTRAP = [
   "CREATE SCHEMA IF NOT EXISTS chat_heartbeat",

@@ -1,4 +1,4 @@
--- THE heartbeat (SPEC §2): resolve the chat, mark the workspace used, bump the deadline of the
+-- THE heartbeat (docs/heartbeat.md): resolve the chat, mark the workspace used, bump the deadline of the
 -- latest build, record the bump, count the outcome. The whole rule lives in this file.
 --
 -- Why a function. The Lambda sends one short, boring statement per heartbeat
@@ -46,7 +46,7 @@
 -- one due build, one writes the build and one the workspace. Row locks are always taken in the
 -- order build -> workspace -> last bump -> counter, so heartbeats cannot deadlock each other.
 --
--- Pacing (SPEC §3). A chat beating every 30 s sends 120 requests an hour, yet with a 1 h bump only
+-- Pacing (docs/heartbeat.md). A chat beating every 30 s sends 120 requests an hour, yet with a 1 h bump only
 -- one in six can move the deadline. next_heartbeat_seconds tells the client when its next beat can
 -- matter, from the same reads and the same now() as the outcome:
 --   bumped, not_due       the whole seconds until the 5 % guard opens again, deadline - 0.95 I - now
@@ -293,4 +293,4 @@ END
 $$;
 
 COMMENT ON FUNCTION chat_heartbeat.record_heartbeat(uuid, uuid, bigint) IS
-  'One chat heartbeat (SPEC §2). Installed from sql/functions/record_heartbeat.sql.';
+  'One chat heartbeat (docs/heartbeat.md). Installed from sql/functions/record_heartbeat.sql.';

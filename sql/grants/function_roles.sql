@@ -13,7 +13,7 @@
 -- Who runs it:
 --   * a fresh database (the Coder-subset tables were created by our migrations): `npm run migrate`
 --     applies it after the migrations, every time it applies anything (infra/migrate/runner.ts);
---   * a real Coder database (SPEC §6: migrations create only the chat_heartbeat schema there): the
+--   * a real Coder database (docs/local-stack.md: migrations create only the chat_heartbeat schema there): the
 --     operator, once after `npm run migrate` and again after any later migration, with
 --     `npm run migrate -- --grants` (also sets each role's password from its secret), or this file
 --     through psql as a role that may create roles and grant on Coder's five tables.

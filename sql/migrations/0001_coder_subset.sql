@@ -1,15 +1,15 @@
--- The subset of the Coder control-plane schema the heartbeat reads and writes (SPEC §1), modelled on
+-- The subset of the Coder control-plane schema the heartbeat reads and writes (docs/heartbeat.md), modelled on
 -- coderd/database/dump.sql: same names, types, defaults and NOT NULLs, minus everything we never
 -- touch. Columns Coder adds later elsewhere are not our concern.
 --
 -- Created only on a fresh database: on a real Coder database `public.workspaces` already exists and
--- must be left exactly as Coder made it (SPEC §6). One DO block, because PL/pgSQL runs DDL directly
+-- must be left exactly as Coder made it (docs/local-stack.md). One DO block, because PL/pgSQL runs DDL directly
 -- and the check and the DDL then share the transaction of the migration.
 --
 -- Checked against coderd/database/dump.sql of coder/coder main (commit 0001d501), column by column:
 -- test/integration/coder-schema.test.ts keeps those facts and fails if this subset drifts from them.
 -- Coder's NOT NULL columns without a default (templates.provisioner, chats.last_model_config_id,
--- workspace_builds.template_version_id, ...) stay out: a row that gives the SPEC §1 columns must
+-- workspace_builds.template_version_id, ...) stay out: a row that gives the docs/heartbeat.md columns must
 -- always be a valid row here.
 --
 -- Foreign keys only among these five tables (the users/organizations of Coder are not part of the

@@ -1,8 +1,8 @@
--- The state of the project lives in its own schema, never in the Coder tables (SPEC §1). The
+-- The state of the project lives in its own schema, never in the Coder tables (docs/heartbeat.md). The
 -- bootstrap of the runner already created it; IF NOT EXISTS keeps this migration self-contained.
 CREATE SCHEMA IF NOT EXISTS chat_heartbeat;
 
--- Outcome counters (SPEC §5), written by the heartbeat statement itself so counts always agree with
+-- Outcome counters (docs/reporter.md), written by the heartbeat statement itself so counts always agree with
 -- the writes they describe. One row per (bucket, outcome, shard): a heartbeat adds 1 to the row of
 -- its shard, `pg_backend_pid() % 16`. Concurrent statements run on different backends, so they
 -- rarely queue on the same row lock, where a single row per outcome would serialise every heartbeat

@@ -1,4 +1,4 @@
--- The reporter's watermark (SPEC §5): everything before reported_until has been reported. One row;
+-- The reporter's watermark (docs/reporter.md): everything before reported_until has been reported. One row;
 -- a run locks it (SELECT ... FOR UPDATE) for the whole run, so concurrent runs queue instead of
 -- reporting a window twice, and it advances in the same transaction that read the counts.
 CREATE TABLE IF NOT EXISTS chat_heartbeat.report_watermark (

@@ -1,4 +1,4 @@
--- The last bump per workspace (SPEC §2 step 3): when a chat heartbeat last moved the deadline of the
+-- The last bump per workspace (docs/heartbeat.md step 3): when a chat heartbeat last moved the deadline of the
 -- workspace's build, and which chat did it. Answers "why is my workspace still on?"
 -- (coder/coder#17320). Coder's own tables have no column for it, so it lives in our schema.
 --

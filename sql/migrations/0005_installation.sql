@@ -1,10 +1,10 @@
 -- What kind of database this is, recorded once: did our migrations make the Coder tables (a fresh
--- database, SPEC §6), or are they Coder's own? The runner applies sql/grants/function_roles.sql by
+-- database, docs/local-stack.md), or are they Coder's own? The runner applies sql/grants/function_roles.sql by
 -- itself only on the former; on a real Coder database that is the operator's step (README,
 -- "Deploying to AWS"), because migrations never change anything of Coder's there.
 --
 -- 0001 creates the subset only when public.workspaces does not exist, and did not record whether it
--- did. The tell: our subset's workspaces has exactly the columns below (SPEC §1), while Coder's has
+-- did. The tell: our subset's workspaces has exactly the columns below (docs/heartbeat.md), while Coder's has
 -- many more (automatic_updates, deleting_at, favorite, …: test/support/coder-schema.ts keeps them,
 -- and test/integration/function-roles.test.ts checks both answers).
 CREATE TABLE IF NOT EXISTS chat_heartbeat.installation (

@@ -1,4 +1,4 @@
--- Demo rows for the local stack (SPEC §6): one user with a running workspace whose autostop
+-- Demo rows for the local stack (docs/local-stack.md): one user with a running workspace whose autostop
 -- deadline is 10 minutes away — inside the 5 % guard of a 1 h bump — and an active chat in it,
 -- so the first heartbeat visibly bumps. Re-running re-arms the demo; fixed ids keep it idempotent.
 

@@ -15,7 +15,7 @@ import { dataApiStatement } from "../../infra/local/sql-lexer.ts";
 
 /**
  * `serverless package` offline (no AWS call), and the CloudFormation it generates: what is deployed
- * is what SPEC and the issue pin — runtime, route, schedule, throttling — and every data action in
+ * is what docs/ and the issue pin — runtime, route, schedule, throttling — and every data action in
  * IAM is scoped to one ARN.
  */
 
@@ -191,7 +191,7 @@ describe("the dev stage template", () => {
     }
   });
 
-  it("schedules the reporter hourly (Aurora auto-pause, SPEC §5)", () => {
+  it("schedules the reporter hourly (Aurora auto-pause, docs/reporter.md)", () => {
     const rules = Object.values(resources("dev")).filter(
       (resource) => resource.Type === "AWS::Events::Rule",
     );
@@ -391,7 +391,7 @@ describe("the dev stage template", () => {
     expect(variables.CHAT_TOKEN_TYPE).toBe("");
   });
 
-  it("answers no CORS by default (SPEC §3: no origin unless an operator lists it)", () => {
+  it("answers no CORS by default (docs/api.md: no origin unless an operator lists it)", () => {
     const api = properties("dev", "HttpApi");
     expect(api.ProtocolType).toBe("HTTP");
     expect(api).not.toHaveProperty("CorsConfiguration");
@@ -403,6 +403,13 @@ describe("the dev stage template", () => {
       expect(statSync(join(packages.dev as string, `${fn}.zip`)).size).toBeLessThanOrEqual(
         250 * 1024,
       );
+    }
+  });
+
+  it("ships each function's bundle alone: no docs (openapi.yaml), sources or tests in a zip", () => {
+    for (const fn of ["heartbeat", "reporter"]) {
+      const listing = execFileSync("unzip", ["-Z1", join(packages.dev as string, `${fn}.zip`)]);
+      expect(listing.toString().trim().split("\n")).toEqual([`functions/${fn}/handler.cjs`]);
     }
   });
 });
@@ -448,7 +455,7 @@ describe("CORS configured with the corsAllowedOrigins param", () => {
       AllowOrigins: CORS_ORIGINS,
       AllowMethods: ["POST"],
       AllowHeaders: ["authorization", "content-type"],
-      ExposeHeaders: ["retry-after"],
+      ExposeHeaders: ["retry-after", "x-poll-interval"],
       MaxAge: 600,
     });
     // API Gateway's default for AllowCredentials is false; it is never set to true.

@@ -7,9 +7,10 @@ import * as z from "zod/mini";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
 import { resolveDataApiTarget } from "../../infra/local/data-api-locator.ts";
 import { freePort } from "../../infra/local/postgres.ts";
+import { assertMatchesOpenApi, isDocumented } from "../support/openapi-contract.ts";
 
 /**
- * SPEC §6 end to end, as a user runs it: `npm start` as a child process until `READY <url>`, a
+ * docs/local-stack.md end to end, as a user runs it: `npm start` as a child process until `READY <url>`, a
  * heartbeat from the client CLI and from curl's equivalent with a token from `npm run token`,
  * `npm run report` seeing the counts, and Ctrl-C leaving no process and no data directory behind.
  */
@@ -97,7 +98,29 @@ function rawRequest(
     socket.on("error", reject);
     socket.on("end", () => {
       const [head = "", ...rest] = Buffer.concat(chunks).toString("utf8").split("\r\n\r\n");
-      resolve({ status: Number(head.split(" ")[1]), head, body: rest.join("\r\n\r\n") });
+      const response = { status: Number(head.split(" ")[1]), head, body: rest.join("\r\n\r\n") };
+      try {
+        if (isDocumented(method, path)) {
+          const headers: Record<string, string> = {};
+          for (const line of head.split("\r\n").slice(1)) {
+            const at = line.indexOf(":");
+            const name = line.slice(0, at).trim().toLowerCase();
+            const value = line.slice(at + 1).trim();
+            headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+          }
+          assertMatchesOpenApi({
+            method,
+            path,
+            status: response.status,
+            headers,
+            body: response.body,
+          });
+        }
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      resolve(response);
     });
     socket.write(`${lines.join("\r\n")}\r\n\r\n${body}`);
   });
@@ -186,12 +209,21 @@ describe("npm start", () => {
     );
     expect(beat.stdout).toMatch(/ bumped deadline=\d{4}-\d\d-\d\dT/);
 
-    const response = await fetch(`${baseUrl}/chats/${DEMO_CHAT}/heartbeat`, {
+    const path = `/chats/${DEMO_CHAT}/heartbeat`;
+    const response = await fetch(`${baseUrl}${path}`, {
       method: "POST",
       headers: { Authorization: `Bearer ${token.trim()}` },
     });
+    const body = await response.text();
+    assertMatchesOpenApi({
+      method: "POST",
+      path,
+      status: response.status,
+      headers: Object.fromEntries(response.headers),
+      body,
+    });
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ chatId: DEMO_CHAT, outcome: "not_due" });
+    expect(JSON.parse(body)).toMatchObject({ chatId: DEMO_CHAT, outcome: "not_due" });
     // The function ran as its own role (sql/grants/function_roles.sql), not as the admin.
     expect(output).toMatch(
       /Functions log in as chat_heartbeat_heartbeat and chat_heartbeat_reporter/,

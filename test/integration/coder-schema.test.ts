@@ -23,7 +23,7 @@ import {
 } from "../support/heartbeat-stack.ts";
 
 /**
- * SPEC §1: Coder's schema is the reference. The facts in test/support/coder-schema.ts were read
+ * docs/heartbeat.md: Coder's schema is the reference. The facts in test/support/coder-schema.ts were read
  * from coder/coder main's dump.sql; the subset our migrations create must agree with them, and the
  * whole stack must run unchanged on Coder's real tables (every column, NOT NULLs included).
  */

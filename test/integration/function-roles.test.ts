@@ -22,7 +22,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
  */
 
 const CODER_TABLES = ["chats", "workspaces", "templates", "workspace_builds", "provisioner_jobs"];
-/** The only columns of Coder's the heartbeat may write (SPEC §2; issue 13). */
+/** The only columns of Coder's the heartbeat may write (docs/heartbeat.md; issue 13). */
 const HEARTBEAT_WRITES = [
   "workspace_builds.deadline",
   "workspace_builds.updated_at",
@@ -351,7 +351,7 @@ describe("the grants", () => {
 });
 
 describe("on a database with Coder's own tables", () => {
-  it("migrate grants nothing (SPEC §6); the operator's --grants mode does, and the heartbeat runs", async () => {
+  it("migrate grants nothing (docs/local-stack.md); the operator's --grants mode does, and the heartbeat runs", async () => {
     const coder = await createTestDatabase({ empty: true });
     try {
       await createCoderTables(coder.pool);

@@ -10,7 +10,7 @@ import {
 import { snapshotRows } from "../support/snapshot.ts";
 
 /**
- * The HTTP contract of SPEC §3 through the real handler, SDK, local Data API endpoint and
+ * The HTTP contract of docs/api.md through the real handler, SDK, local Data API endpoint and
  * PostgreSQL. Every rejection also proves that no row changed, and the pre-database ones that the
  * Data API was not called at all.
  */
@@ -34,7 +34,7 @@ const dataApiCalls = () =>
   Object.values(stack.dataApi.stats()).reduce((total, count) => total + count, 0);
 
 describe("200", () => {
-  it("bumps a due workspace and answers with the SPEC body", async () => {
+  it("bumps a due workspace and answers with the documented body", async () => {
     const seeded = await seedRunningWorkspace(stack.db.pool);
     const response = await stack.send({
       chatId: seeded.chatId,

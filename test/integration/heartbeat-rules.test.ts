@@ -25,7 +25,7 @@ import { type HeartbeatDriver, pgHeartbeatDriver } from "../support/heartbeat-dr
 import { handlerHeartbeatDriver, startHeartbeatStack } from "../support/heartbeat-stack.ts";
 
 /**
- * SPEC §2, rule by rule, against real PostgreSQL. Each case asserts on the rows (deadline,
+ * docs/heartbeat.md, rule by rule, against real PostgreSQL. Each case asserts on the rows (deadline,
  * last_used_at, xmin — which changes on every write), on the returned outcome, and on the outcome
  * counter. Times are relative to the database clock.
  *
@@ -779,7 +779,7 @@ describe.each(DRIVERS)("heartbeat rules via $name", (driverUnderTest) => {
       });
     });
 
-    describe("the pacing hint, nextHeartbeatSeconds (SPEC §3)", () => {
+    describe("the pacing hint, nextHeartbeatSeconds (docs/heartbeat.md)", () => {
       const hint = async (options: Parameters<typeof seedRunningWorkspace>[1]) => {
         const seeded = await seedRunningWorkspace(db.pool, options);
         const result = await accepted(seeded.chatId, seeded.ownerId);

@@ -75,7 +75,7 @@ async function schemaFingerprint(database = url): Promise<string> {
 }
 
 describe("npm run migrate with DATABASE_URL", () => {
-  it("creates the SPEC §1 tables in an empty database, and a second run changes nothing", async () => {
+  it("creates the docs/heartbeat.md tables in an empty database, and a second run changes nothing", async () => {
     const first = await migrateCli();
     expect(first.stdout).toMatch(
       new RegExp(

@@ -56,7 +56,7 @@ const col = (type: string, nullable = false, defaultPattern?: RegExp): ColumnSpe
 // recognised here by shape and checked by value below.
 const ZERO_DEFAULT = /^'0001-01-01 [^']*'::timestamp with time zone$/;
 
-/** SPEC §1, column by column (NOT NULLs as in Coder's schema). */
+/** docs/heartbeat.md, column by column (NOT NULLs as in Coder's schema). */
 const EXPECTED_COLUMNS: Record<string, Record<string, ColumnSpec>> = {
   templates: {
     id: col("uuid"),
@@ -166,7 +166,7 @@ async function errorCode(client: pg.Client, sql: string): Promise<string | undef
 }
 
 describe("migrations on a fresh database", () => {
-  it("create the SPEC §1 tables with the exact column types, then apply nothing the second time", async () => {
+  it("create the docs/heartbeat.md tables with the exact column types, then apply nothing the second time", async () => {
     const url = await createEmptyDatabase();
     const all = [...loadMigrations(), ...loadRepeatableMigrations()].map((m) => m.name);
     expect(all.slice(0, 2)).toEqual(["0001_coder_subset", "0002_chat_heartbeat"]);
@@ -346,7 +346,7 @@ describe("repeatable migrations (sql/functions)", () => {
       name: shipped.name,
       checksum: "changed",
       statements: shipped.statements.map((statement) =>
-        statement.replace("(SPEC §2).", "(SPEC §2), changed."),
+        statement.replace("(docs/heartbeat.md).", "(docs/heartbeat.md), changed."),
       ),
     };
     // The grants follow whatever a run applied (sql/grants/function_roles.sql).

@@ -83,7 +83,7 @@ describe("heartbeat model", () => {
     );
   });
 
-  it("applies the outcome precedence of SPEC §2", () => {
+  it("applies the outcome precedence of docs/heartbeat.md", () => {
     const archivedNoWorkspace = state({
       chat: { ownerId: USER, archived: true, status: "waiting" },
       workspace: null,

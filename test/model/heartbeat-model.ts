@@ -1,7 +1,7 @@
 import type { HeartbeatOutcome } from "../../functions/shared/outcomes.ts";
 
 /**
- * A reference model of one heartbeat (SPEC §2), written from the SPEC and nothing else, in exact
+ * A reference model of one heartbeat (docs/heartbeat.md), written from docs/heartbeat.md and nothing else, in exact
  * integer arithmetic: instants are bigint MICROseconds since the Unix epoch (PostgreSQL timestamptz
  * precision), durations stored in the schema are bigint NANOseconds. The property test
  * (heartbeat-property.test.ts) runs random states through this model and through
@@ -111,7 +111,7 @@ export interface HeartbeatModelResult {
   deadline: Micros | null;
   maxDeadline: Micros | null;
   lastUsedAt: Micros | null;
-  /** The pacing hint of SPEC §3, whole seconds. */
+  /** The pacing hint of docs/heartbeat.md, whole seconds. */
   nextHeartbeatSeconds: number;
   /** Which rows get a new version, and with what. null = row not written. */
   writes: {
@@ -129,7 +129,7 @@ export interface BumpInterval {
 }
 
 /**
- * The bump interval I of SPEC §2.3. `activity_bump`, unless the workspace has an autostart schedule,
+ * The bump interval I of docs/heartbeat.md.3. `activity_bump`, unless the workspace has an autostart schedule,
  * its next start is in the future and now + activity_bump would pass it: then
  * I = (next_start_at − now) + TTL, TTL being the workspace ttl if the template allows user autostop,
  * else the template default_ttl; a null/zero TTL means no bump (I = 0).
@@ -168,7 +168,7 @@ export function latestBuild(builds: readonly ModelBuild[]): ModelBuild | null {
   return latest;
 }
 
-/** The workspace a chat of `userId` may keep alive, or null (SPEC §2.1, `no_workspace`). */
+/** The workspace a chat of `userId` may keep alive, or null (docs/heartbeat.md.1, `no_workspace`). */
 function resolveWorkspace(state: HeartbeatState, userId: string): ModelWorkspace | null {
   const workspace = state.workspace;
   if (workspace === null || workspace.deleted) return null;
@@ -187,7 +187,7 @@ const clamp = (value: bigint, low: bigint, high: bigint): bigint =>
   value < low ? low : value > high ? high : value;
 
 /**
- * SPEC §3's pacing hint. `deadline` is the latest build's deadline after the writes (null when there
+ * docs/heartbeat.md's pacing hint. `deadline` is the latest build's deadline after the writes (null when there
  * is no build or it is the zero time); `interval` is I, for `bumped` and `not_due`.
  */
 export function nextHeartbeatSeconds(

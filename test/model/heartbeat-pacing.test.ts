@@ -14,7 +14,7 @@ const defaultChat = {
   betweenFraction: 0.5,
 };
 
-describe("pacing keeps the SPEC §3 promise (reference model)", () => {
+describe("pacing keeps the docs/heartbeat.md promise (reference model)", () => {
   const show = (s: unknown) => JSON.stringify(s, (_k, v) => (typeof v === "bigint" ? `${v}` : v));
 
   it("a chat beating at the hinted times, up to 2 s late, keeps 0.95·I − 15 s minus its lateness", () => {

@@ -27,7 +27,7 @@ import {
 
 /**
  * Property: for random states, sql/queries/heartbeat.sql on a real PostgreSQL and the model of
- * SPEC §2 (heartbeat-model.ts) agree exactly on the outcome, the returned times, and which rows are
+ * docs/heartbeat.md (heartbeat-model.ts) agree exactly on the outcome, the returned times, and which rows are
  * written with which values (to the microsecond).
  *
  * Exact time: the statement uses now(), which is the start time of its transaction. Each run opens
@@ -562,7 +562,7 @@ function actualRows(before: Snapshot, after: Snapshot) {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("heartbeat.sql agrees with the model of SPEC §2", () => {
+describe("heartbeat.sql agrees with the model of docs/heartbeat.md", () => {
   let db: TestDatabase;
   let client: pg.Client;
   const outcomes = new Map<string, number>();

@@ -13,7 +13,7 @@ import {
 } from "./heartbeat-model.ts";
 
 /**
- * SPEC §3's promise, on the reference model (which the SQL function agrees with to the µs, see
+ * docs/heartbeat.md's promise, on the reference model (which the SQL function agrees with to the µs, see
  * heartbeat-property.test.ts): a chat that stays active and always beats at the hinted time keeps
  * at least 0.95·I − 15 s between now and the deadline, unless max_deadline caps it, at every
  * instant from its first beat on.
@@ -152,7 +152,9 @@ export function simulate(s: Scenario, hintSkew: Micros = 0n): SimulationResult {
 
     const hint = BigInt(result.nextHeartbeatSeconds) * SECOND;
     if (hint < 15n * SECOND || hint > 300n * SECOND) {
-      throw new Error(`hint ${result.nextHeartbeatSeconds} s is outside SPEC §3's 15..300 s`);
+      throw new Error(
+        `hint ${result.nextHeartbeatSeconds} s is outside docs/heartbeat.md's 15..300 s`,
+      );
     }
     const delay = s.delays[beats % s.delays.length] as bigint;
     hintedAt = now + hint + hintSkew;

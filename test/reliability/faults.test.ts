@@ -19,7 +19,7 @@ import { snapshotRows } from "../support/snapshot.ts";
 /**
  * Faults injected at the local Data API endpoint (the way Aurora Serverless and the Data API fail:
  * resuming from auto-pause, throttling, statement timeouts, dropped connections, SQL errors),
- * through the real handler and the real SDK client. For each: the answer SPEC §3 gives, exactly
+ * through the real handler and the real SDK client. For each: the answer docs/api.md gives, exactly
  * one structured error log per 5xx, outcome counts that stay exact (a failed heartbeat counts
  * nothing, a retried one counts once), and a function that keeps serving the next request.
  */

@@ -19,7 +19,7 @@ import {
 
 /**
  * Bad input through the whole handler, with a valid token so that only the input is wrong: each
- * case gets SPEC §3's 4xx with a message that says what is wrong, never reaches the Data API, and
+ * case gets docs/api.md's 4xx with a message that says what is wrong, never reaches the Data API, and
  * changes no row. The limits are probed at their edges (4096 bytes accepted, 4097 refused).
  */
 
@@ -90,7 +90,7 @@ const base64 = (bytes: number[] | Buffer | string) => Buffer.from(bytes).toStrin
 const objectOfBytes = (bytes: number) => JSON.stringify({ p: "x".repeat(bytes - 8) });
 
 const cases: InputCase[] = [
-  // ── The path's chat id (SPEC §3: 400 when not a UUID) ──
+  // ── The path's chat id (docs/api.md: 400 when not a UUID) ──
   badChatId("that is a word", () => "not-a-uuid"),
   badChatId("with a SQL tautology", () => "' OR '1'='1"),
   badChatId("with a stacked SQL statement", () => `${randomUUID()}'; DROP TABLE chats; --`),
@@ -123,7 +123,7 @@ const cases: InputCase[] = [
     },
     expected: { status: 400, code: "invalid_request", message: /./ },
   },
-  // ── The body (SPEC §3: empty or a JSON object) ──
+  // ── The body (docs/api.md: empty or a JSON object) ──
   badBody("a JSON array", () => "[]"),
   badBody("a JSON array of an object", () => "[{}]"),
   badBody("a JSON string", () => '"beat"'),
@@ -162,7 +162,7 @@ const cases: InputCase[] = [
     () => base64([...Buffer.from('{"a":"'), 0xc0, 0xaf, ...Buffer.from('"}')]),
     { isBase64Encoded: true },
   ),
-  // ── Content-Encoding (SPEC §3: 400 for anything but identity; nothing here decodes a body) ──
+  // ── Content-Encoding (docs/api.md: 400 for anything but identity; nothing here decodes a body) ──
   ...(
     [
       ["gzip", "gzip", () => base64(gzipSync("{}")), true],
@@ -194,7 +194,7 @@ const cases: InputCase[] = [
       request({ body: objectOfBytes(MAX_BODY_BYTES + 1), headers: { "content-encoding": "gzip" } }),
     expected: ENCODED,
   },
-  // ── Size (SPEC §3: 413 over 4 KiB) ──
+  // ── Size (docs/api.md: 413 over 4 KiB) ──
   {
     name: "a JSON object of 4097 bytes",
     event: () => request({ body: objectOfBytes(MAX_BODY_BYTES + 1) }),
@@ -294,7 +294,7 @@ describe("input at the edge of the limits is accepted", () => {
   });
 
   it("{} whatever the Content-Type says (navigator.sendBeacon sends text/plain)", async () => {
-    // SPEC §3 constrains the body, not its media type; the body is still parsed as JSON.
+    // docs/api.md constrains the body, not its media type; the body is still parsed as JSON.
     await expectAcceptedOnce(
       stack,
       request({ body: "{}", headers: { "Content-Type": "text/plain;charset=UTF-8" } }),

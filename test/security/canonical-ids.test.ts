@@ -10,7 +10,7 @@ import {
 import { expectAcceptedOnce, expectRejectedWithoutWrite } from "./expect-response.ts";
 
 /**
- * SPEC §3: ids are lower-case. A path id in upper or mixed case is the same chat (UUIDs compare
+ * docs/api.md: ids are lower-case. A path id in upper or mixed case is the same chat (UUIDs compare
  * case-insensitively), and from the event parser on it is carried in one canonical spelling: the
  * response and every log line show the lower-case id, next to the lower-case `workspaceId`.
  */

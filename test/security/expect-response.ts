@@ -6,7 +6,7 @@ import type { HandlerResponse, HeartbeatStack } from "../support/heartbeat-stack
 import { snapshotRows } from "../support/snapshot.ts";
 
 /**
- * The two things every security case proves through the whole handler: a rejection has SPEC §3's
+ * The two things every security case proves through the whole handler: a rejection has docs/api.md's
  * exact shape and wrote nothing (no row in any table, not even a count), and an acceptance is one
  * Data API call that counts exactly once.
  */
@@ -92,7 +92,7 @@ export async function expectAcceptedOnce(
   expect(response.headers["content-type"]).toBe("application/json");
   expect(response.headers["www-authenticate"]).toBeUndefined();
   expect(response.body).toMatchObject({
-    // SPEC §3: ids are lower-case, whatever case the path used.
+    // docs/api.md: ids are lower-case, whatever case the path used.
     chatId: event.pathParameters?.chatId?.toLowerCase(),
     outcome: expect.toBeOneOf([...HEARTBEAT_OUTCOMES]),
   });

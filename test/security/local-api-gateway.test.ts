@@ -13,6 +13,7 @@ import {
   startHeartbeatStack,
   TEST_TOKEN_SECRET,
 } from "../support/heartbeat-stack.ts";
+import { assertMatchesOpenApi, isDocumented } from "../support/openapi-contract.ts";
 import { snapshotRows } from "../support/snapshot.ts";
 import { WWW_AUTHENTICATE } from "./expect-response.ts";
 
@@ -97,11 +98,30 @@ function rawRequest(
         const name = line.slice(0, at).trim().toLowerCase();
         parsed[name] = [...(parsed[name] ?? []), line.slice(at + 1).trim()];
       }
-      resolve({
+      const response = {
         status: Number(statusLine.split(" ")[1]),
         headers: parsed,
         body: rest.join("\r\n\r\n"),
-      });
+      };
+      // What the front answers on the documented route, function or API Gateway's own, must
+      // match docs/openapi.yaml (unknown routes are API Gateway's 404, not in the document).
+      if (isDocumented(method, path)) {
+        try {
+          assertMatchesOpenApi({
+            method,
+            path,
+            status: response.status,
+            headers: Object.fromEntries(
+              Object.entries(parsed).map(([name, values]) => [name, values.join(", ")]),
+            ),
+            body: response.body,
+          });
+        } catch (error) {
+          reject(error);
+          return;
+        }
+      }
+      resolve(response);
     });
     // Not end(): a half-closed socket may be dropped before the answer; the server closes it.
     socket.write(`${lines.join("\r\n")}\r\n\r\n${body}`);
@@ -110,7 +130,7 @@ function rawRequest(
 
 const heartbeatPath = () => `/chats/${chatId}/heartbeat`;
 
-/** A refusal by the function: SPEC §3's body, no write, no Data API call. */
+/** A refusal by the function: docs/api.md's body, no write, no Data API call. */
 async function expectRefusedWithoutWrite(
   send: () => Promise<RawResponse>,
   expected: { status: number; code: string; message: RegExp },
@@ -281,7 +301,7 @@ describe("CORS, one origin configured", () => {
     );
     expect(corsHeaders(allowed)).toEqual({
       "access-control-allow-origin": [ALLOWED_ORIGIN],
-      "access-control-expose-headers": ["retry-after"],
+      "access-control-expose-headers": ["retry-after,x-poll-interval"],
     });
     const other = await expectAccepted(() =>
       rawRequest(withCors, "POST", heartbeatPath(), [

@@ -11,7 +11,7 @@ import {
 import { expectAcceptedOnce, expectRejectedWithoutWrite } from "./expect-response.ts";
 
 /**
- * Hostile and malformed chat tokens (SPEC §4) against the whole handler, as Lambda invokes it.
+ * Hostile and malformed chat tokens (docs/token.md) against the whole handler, as Lambda invokes it.
  * Each case states the exact status, code and WWW-Authenticate and the reason the message gives;
  * every rejection changes no row in any table, and token/scope rejections make no Data API call.
  */
@@ -376,7 +376,7 @@ const cases: TokenCase[] = [
     expected: 401,
     reason: HEADER,
   },
-  // ── Duplicate member names (SPEC §4, RFC 7515 §5.2: JSON.parse keeps the last one) ──
+  // ── Duplicate member names (docs/token.md, RFC 7515 §5.2: JSON.parse keeps the last one) ──
   {
     name: "header with alg twice, none first",
     authorization: async () =>
@@ -464,7 +464,7 @@ const cases: TokenCase[] = [
     expected: 401,
     reason: /too large/,
   },
-  // ── Time (SPEC §4: skew ≤ 60 s) ──
+  // ── Time (docs/token.md: skew ≤ 60 s) ──
   {
     name: "expired 2 minutes ago",
     authorization: async () => bearer(await sign({ exp: nowSeconds() - 120 })),
@@ -505,7 +505,7 @@ const cases: TokenCase[] = [
     expected: 401,
     reason: NOT_YET,
   },
-  // ── Maximum lifetime (SPEC §4: exp − now ≤ CHAT_TOKEN_MAX_LIFETIME, 24 h by default) ──
+  // ── Maximum lifetime (docs/token.md: exp − now ≤ CHAT_TOKEN_MAX_LIFETIME, 24 h by default) ──
   {
     name: "exp of 1e308",
     authorization: async () => bearer(await sign({ exp: 1e308 })),
@@ -647,7 +647,7 @@ const cases: TokenCase[] = [
     expected: 404,
     chat: () => randomUUID(),
   },
-  // ── Scopes (SPEC §4) ──
+  // ── Scopes (docs/token.md) ──
   {
     name: "no scope claim",
     authorization: async () => bearer(await sign({ scope: undefined })),
@@ -790,7 +790,7 @@ const cases: TokenCase[] = [
     expected: 403,
     reason: SCOPE,
   },
-  // SPEC §4: the claim is split on U+0020 only; any other separator makes one unknown name.
+  // docs/token.md: the claim is split on U+0020 only; any other separator makes one unknown name.
   ...(
     [
       ["a byte-order mark", "\uFEFF"],
@@ -825,7 +825,7 @@ const cases: TokenCase[] = [
     reason: SCOPE,
   },
   {
-    name: "runs of spaces between the two scopes are accepted (SPEC §4)",
+    name: "runs of spaces between the two scopes are accepted (docs/token.md)",
     authorization: async () =>
       bearer(await sign({ scope: "  workspace:read    workspace:update " })),
     expected: 200,

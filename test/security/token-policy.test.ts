@@ -10,7 +10,7 @@ import {
 import { expectAcceptedOnce, expectRejectedWithoutWrite } from "./expect-response.ts";
 
 /**
- * The token policy an operator configures (SPEC §4): `CHAT_TOKEN_TYPE` makes `typ` mandatory
+ * The token policy an operator configures (docs/token.md): `CHAT_TOKEN_TYPE` makes `typ` mandatory
  * (RFC 8725 §3.11) and `CHAT_TOKEN_MAX_LIFETIME` bounds `exp − now`. Through the whole handler,
  * as Lambda invokes it with that configuration: every refusal is a 401 that wrote nothing and
  * never reached the Data API.

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 
 /**
- * Typed builders for the Coder-subset rows (SPEC §1) a heartbeat reads, inserted through a direct
+ * Typed builders for the Coder-subset rows (docs/heartbeat.md) a heartbeat reads, inserted through a direct
  * pool. Times are given relative to the database's own clock (`fromNow`), never Node's, so tests do
  * not depend on clock skew between the two.
  */

@@ -15,6 +15,7 @@ import { signLocalChatToken } from "../../infra/local/token-cli.ts";
 import { type HeartbeatRequest, heartbeatEvent, lambdaContext } from "./api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import type { HeartbeatDriver } from "./heartbeat-driver.ts";
+import { checkedAgainstOpenApi } from "./openapi-contract.ts";
 
 export const TEST_TOKEN_SECRET = LOCAL_DEV_TOKEN_SECRET;
 
@@ -69,7 +70,8 @@ export async function startHeartbeatStack(
   });
   // A fresh module registry is a fresh Lambda container: config and clients are built anew.
   vi.resetModules();
-  const handlerModule = await import("../../functions/heartbeat/handler.ts");
+  // Every answer of the function, whatever the test checks next, must match docs/openapi.yaml.
+  const handlerModule = checkedAgainstOpenApi(await import("../../functions/heartbeat/handler.ts"));
   // As Lambda calls it: the raw event (middy's types describe the event after the parser ran).
   const handler = handlerModule.handler as unknown as (
     event: APIGatewayProxyEventV2,

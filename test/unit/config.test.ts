@@ -11,7 +11,7 @@ const BASE = {
 const load = (env: Record<string, string | undefined>) => loadHeartbeatConfig({ ...BASE, ...env });
 
 describe("CHAT_TOKEN_SECRET", () => {
-  it("must be at least 32 bytes (SPEC §4), counted in bytes, naming the variable", () => {
+  it("must be at least 32 bytes (docs/token.md), counted in bytes, naming the variable", () => {
     expect(() => load({ CHAT_TOKEN_SECRET: "x".repeat(31) })).toThrow(ConfigError);
     expect(() => load({ CHAT_TOKEN_SECRET: "x".repeat(31) })).toThrow(/CHAT_TOKEN_SECRET/);
     expect(() => load({ CHAT_TOKEN_SECRET: "é".repeat(15) })).toThrow(/at least 32 bytes/);

@@ -46,7 +46,7 @@ describe("corsConfiguration", () => {
       allowedOrigins: ["https://chat.example.com"],
       allowedMethods: ["POST"],
       allowedHeaders: ["authorization", "content-type"],
-      exposedResponseHeaders: ["retry-after"],
+      exposedResponseHeaders: ["retry-after", "x-poll-interval"],
       allowCredentials: false,
       maxAge: 600,
     });

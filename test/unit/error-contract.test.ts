@@ -19,7 +19,7 @@ import { httpErrorContract } from "../../functions/shared/http/error-contract.ts
 import { heartbeatEvent, lambdaContext } from "../support/api-gateway-event.ts";
 
 /**
- * The error contract alone, with no other error middleware: whatever fails, the response is SPEC §3's
+ * The error contract alone, with no other error middleware: whatever fails, the response is docs/api.md's
  * JSON with the documented status, never middy's bare 500 (an unhandled error rethrown, or an empty
  * body). The handler suites prove the same through the whole function; this one names each branch.
  */

@@ -4,7 +4,7 @@ import { grantsHeartbeat } from "./scopes.ts";
 
 /**
  * May this verified token heartbeat this chat? It needs `workspace:read` and `workspace:update`
- * (SPEC §4), and a token bound to one chat (`chat_id`) is good for that chat only. Ownership of
+ * (docs/token.md), and a token bound to one chat (`chat_id`) is good for that chat only. Ownership of
  * the chat is checked later, in the database. Throws ChatTokenError(insufficient_scope).
  */
 export function authorizeHeartbeat(

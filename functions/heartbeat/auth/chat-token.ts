@@ -28,13 +28,13 @@ export interface ChatTokenVerifierOptions {
   audience: string;
   /** Accepted `alg` values; `none` is refused here (the one place) and never reaches jose. */
   algorithms: string[];
-  /** Allowed clock skew; SPEC §4 caps it at 60 s, the default. */
+  /** Allowed clock skew; docs/token.md caps it at 60 s, the default. */
   clockToleranceSeconds?: number;
-  /** Longer tokens are refused before any parsing; default 8 KiB (SPEC §4). */
+  /** Longer tokens are refused before any parsing; default 8 KiB (docs/token.md). */
   maxTokenBytes?: number;
   /**
    * The most a token may still have to live: `exp − now` beyond this is refused, so a token minted
-   * for years is not accepted for years. Default 24 h (SPEC §4, `CHAT_TOKEN_MAX_LIFETIME`).
+   * for years is not accepted for years. Default 24 h (docs/token.md, `CHAT_TOKEN_MAX_LIFETIME`).
    */
   maxLifetimeSeconds?: number;
   /** When set, the JOSE header's `typ` must equal it (RFC 8725 §3.11, `CHAT_TOKEN_TYPE`). */
@@ -74,7 +74,7 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 // After jose has checked the signature, iss, aud, exp and nbf: the claims we read, typed.
 // Unknown claims are dropped; a known claim of the wrong type fails the token.
 const ChatTokenPayload = z.object({
-  // jose only looks for our audience in it; SPEC §4 also fixes its type. `["chat-heartbeat", 1]`
+  // jose only looks for our audience in it; docs/token.md also fixes its type. `["chat-heartbeat", 1]`
   // contains our audience, but is not a string nor an array of strings (RFC 7519 §4.1.3).
   aud: z.union([z.string(), z.array(z.string())]),
   // Any 8-4-4-4-12 hex id, as for the path's chatId (PostgreSQL's uuid accepts all of them).
@@ -175,7 +175,7 @@ export function bearerToken(authorizationHeader: string | undefined, maxTokenByt
 const utf8 = new TextDecoder();
 
 /**
- * Refuses a token whose JOSE header or claims set names a member twice (SPEC §4). Runs after jose
+ * Refuses a token whose JOSE header or claims set names a member twice (docs/token.md). Runs after jose
  * has verified the token, so both segments are known to be base64url of JSON objects; they are
  * decoded exactly as jose decodes them (base64url, then a non-fatal UTF-8 TextDecoder).
  */

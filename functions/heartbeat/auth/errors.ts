@@ -45,7 +45,7 @@ const MESSAGES: Record<ChatTokenRejection, string> = {
 };
 
 /**
- * A refused token: 401 `invalid_token` or 403 `insufficient_scope` (SPEC §3). The message is one
+ * A refused token: 401 `invalid_token` or 403 `insufficient_scope` (docs/api.md). The message is one
  * of a fixed set, so it is safe to return to the client; no cause is attached because jose's
  * errors carry the claims set.
  */
@@ -67,7 +67,7 @@ export const invalidToken = (reason: ChatTokenRejection) =>
 export const insufficientScope = (reason: "scope" | "chat") =>
   new ChatTokenError("insufficient_scope", reason);
 
-/** The `WWW-Authenticate` header value SPEC §3 gives for each refusal (RFC 6750 §3). */
+/** The `WWW-Authenticate` header value docs/api.md gives for each refusal (RFC 6750 §3). */
 export function wwwAuthenticate(error: ChatTokenError): string {
   return error.code === "invalid_token"
     ? 'Bearer error="invalid_token"'

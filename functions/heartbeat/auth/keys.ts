@@ -16,7 +16,7 @@ export interface ChatTokenKeySource {
 }
 
 /**
- * HS256 with a shared secret: the local stage. Its length (SPEC §4: at least 32 bytes) is checked
+ * HS256 with a shared secret: the local stage. Its length (docs/token.md: at least 32 bytes) is checked
  * where the secret enters, when configuration is parsed (`ChatTokenSecret` in shared/config.ts).
  */
 export function sharedSecretKey(secret: string | Uint8Array): ChatTokenKeySource {

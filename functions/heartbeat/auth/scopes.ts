@@ -1,11 +1,11 @@
 /**
- * The chatd scope check (SPEC §4): does a token's `scope` claim grant what a heartbeat needs?
+ * The chatd scope check (docs/token.md): does a token's `scope` claim grant what a heartbeat needs?
  *
  * Grammar, after Coder's `coderd/rbac` (scopes.go, scopes_catalog.go, policy/policy.go):
  * - the claim is a list of scope names separated by U+0020 SPACE (RFC 6749 §3.3 `SP`); runs of
  *   spaces and leading/trailing spaces are tolerated. Nothing else separates: a tab, newline, NBSP,
  *   U+2028, U+3000, U+FEFF or any other character stays part of its name, which is then unknown
- *   and grants nothing (SPEC §4). Splitting on "any whitespace" (Go's `strings.Fields`, JS's
+ *   and grants nothing (docs/token.md). Splitting on "any whitespace" (Go's `strings.Fields`, JS's
  *   `\s`) would let `workspace:read\uFEFFworkspace:update` grant both scopes here while every
  *   component that splits on SP, as RFC 6749 says, sees one unknown name;
  * - a low-level name is `<resource>:<action>`, split at the FIRST colon, with `*` as the
@@ -14,7 +14,7 @@
  * - `coder:all` grants everything; `all` is its legacy alias.
  * Names are matched exactly (case-sensitive), as Coder looks them up in maps.
  *
- * Decisions for forms SPEC §4 does not name; its list of granting scopes is exhaustive, so each
+ * Decisions for forms docs/token.md does not name; its list of granting scopes is exhaustive, so each
  * of these grants nothing (fail closed):
  * - `resource:action:id` (e.g. `workspace:read:<uuid>`): Coder splits at the first colon, so
  *   the action would be `read:<uuid>`, which is no action; per-resource limits live in Coder's
@@ -22,7 +22,7 @@
  * - `*:*`: Coder's internal parser would expand it to a site wildcard, but it is not a
  *   requestable (external) scope; a token carrying it was not minted through Coder's API.
  * - `coder:workspaces.create`, `no_user_data`: in Coder these also carry workspace read/update,
- *   but SPEC lists the granting composites explicitly and these are not among them.
+ *   but docs/token.md lists the granting composites explicitly and these are not among them.
  * - `workspace_dormant:*`, `prebuilt_workspace:*`, `workspace:delete`, `workspace:ssh`,
  *   `workspace:start`, `chat:*`, and case variants such as `Workspace:Read`.
  * Unknown names are ignored, never an error.

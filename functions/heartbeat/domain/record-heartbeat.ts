@@ -2,7 +2,7 @@ import type { HeartbeatOutcome } from "../../shared/outcomes.ts";
 import { authorizeHeartbeat } from "../auth/authorize.ts";
 import type { ChatTokenClaims } from "../auth/chat-token.ts";
 
-/** The chat does not exist or belongs to someone else; the two are deliberately alike (SPEC §2). */
+/** The chat does not exist or belongs to someone else; the two are deliberately alike (docs/heartbeat.md). */
 export class ChatNotFoundError extends Error {
   override readonly name = "ChatNotFoundError";
   constructor() {
@@ -10,7 +10,7 @@ export class ChatNotFoundError extends Error {
   }
 }
 
-/** What one accepted heartbeat did, as the HTTP API returns it (SPEC §3). */
+/** What one accepted heartbeat did, as the HTTP API returns it (docs/api.md). */
 export interface HeartbeatResponse {
   chatId: string;
   workspaceId: string | null;

@@ -69,7 +69,7 @@ export interface ReportWindow {
   start: string;
   end: string;
   accepted: number;
-  /** Only outcomes that occurred (SPEC §5). */
+  /** Only outcomes that occurred (docs/reporter.md). */
   outcomes: Partial<Record<HeartbeatOutcome, number>>;
   /** bumped / accepted: the share of heartbeats that wrote a deadline. */
   writeRatio: number;

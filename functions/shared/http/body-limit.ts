@@ -9,7 +9,7 @@ export class BodyEncodingError extends Error {
   }
 }
 
-/** The body is declared compressed or otherwise encoded (SPEC §3: only `identity` is accepted). */
+/** The body is declared compressed or otherwise encoded (docs/api.md: only `identity` is accepted). */
 export class ContentEncodingError extends Error {
   override readonly name = "ContentEncodingError";
   constructor() {

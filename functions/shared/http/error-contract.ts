@@ -7,7 +7,7 @@ import { DatabaseUnavailableError } from "../database/database.ts";
 import { METRIC } from "../observability.ts";
 import { BodyEncodingError, ContentEncodingError, PayloadTooLargeError } from "./body-limit.ts";
 
-/** Every error code the API answers with (SPEC §3); each is counted as `rejected_<code>`. */
+/** Every error code the API answers with (docs/api.md); each is counted as `rejected_<code>`. */
 export const ERROR_CODES = [
   "invalid_request",
   "invalid_token",
@@ -20,7 +20,7 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** An error the API answers with its own status and code (SPEC §3). */
+/** An error the API answers with its own status and code (docs/api.md). */
 export interface ContractError {
   status: number;
   code: ErrorCode;
@@ -61,7 +61,7 @@ function classifyCommon(error: unknown): ContractError | undefined {
 }
 
 /**
- * The one place errors become responses: every failure leaves as SPEC §3's JSON
+ * The one place errors become responses: every failure leaves as docs/api.md's JSON
  * `{"error":{"code","message"},"requestId"}`, counted as a metric and logged once; a 500 never says
  * why. It sets `request.response` itself (as middy's own `http-error-handler` does), so it needs no
  * other error middleware and does not depend on where it sits in `.use()`.

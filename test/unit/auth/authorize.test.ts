@@ -54,7 +54,7 @@ describe("authorizeHeartbeat", () => {
 });
 
 describe("wwwAuthenticate", () => {
-  it("gives SPEC §3's header values", () => {
+  it("gives docs/api.md's header values", () => {
     const scopeError = refusal(() => authorizeHeartbeat({ sub: USER, scope: "" }, CHAT));
     expect(wwwAuthenticate(scopeError)).toBe(
       'Bearer error="insufficient_scope", scope="workspace:read workspace:update"',

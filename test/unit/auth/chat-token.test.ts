@@ -327,7 +327,7 @@ const jsonText = (members: [string, unknown][]) =>
 const claimMembers = (): [string, unknown][] =>
   Object.entries(goodClaims()).map(([name, value]) => [JSON.stringify(name), value]);
 
-describe("the audience claim's type (SPEC §4: a string or an array of strings)", () => {
+describe("the audience claim's type (docs/token.md: a string or an array of strings)", () => {
   it.each([
     ["an array with a number", [AUDIENCE, 1]],
     ["an array with null", [AUDIENCE, null]],

@@ -67,7 +67,7 @@ describe("grantsHeartbeat", () => {
     expect(grantsHeartbeat("   ")).toBe(false);
   });
 
-  // SPEC §4: only U+0020 separates. Any other character joins the two names into one unknown
+  // docs/token.md: only U+0020 separates. Any other character joins the two names into one unknown
   // name, so neither scope is granted — not even the one a lenient splitter would see first.
   it.each([
     ["tab", "\t"],
