@@ -35,8 +35,8 @@ import type {
 } from "aws-lambda";
 import pg from "pg";
 import * as z from "zod";
+import { loadReporterConfig } from "../functions/reporter/config.ts";
 import { buildReport, floorWriteRatio } from "../functions/reporter/domain/windows.ts";
-import { loadReporterConfig } from "../functions/shared/config.ts";
 import { startDataApiServer } from "../infra/local/data-api/server.ts";
 import { LOCAL_SECRET_LOGINS, localDataApiEnvironment } from "../infra/local/data-api-locator.ts";
 import { LOCAL_FUNCTION_LOGINS } from "../infra/local/dev-secret.ts";

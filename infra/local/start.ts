@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { z } from "zod/mini";
-import { ChatTokenSecret, loadChatTokenPolicy } from "../../functions/shared/config.ts";
+import { ChatTokenSecret, loadChatTokenPolicy } from "../../functions/heartbeat/config.ts";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
 import { corsConfiguration, parseAllowedOrigins } from "../aws/cors.cjs";
 import { dataApiMigrationTarget } from "../migrate/data-api-migration-target.ts";

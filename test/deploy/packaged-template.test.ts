@@ -3,11 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rateExpressionSeconds } from "../../functions/reporter/config.ts";
 import {
   HEARTBEAT_DATA_API_TIMEOUT_MS,
   REPORTER_DATA_API_TIMEOUT_MS,
-  rateExpressionSeconds,
-} from "../../functions/shared/config.ts";
+} from "../../functions/shared/config/database.ts";
 import { ERROR_CODES } from "../../functions/shared/http/error-contract.ts";
 import { METRIC, METRICS_NAMESPACE, SERVICE } from "../../functions/shared/observability.ts";
 import { HEARTBEAT_OUTCOMES } from "../../functions/shared/outcomes.ts";

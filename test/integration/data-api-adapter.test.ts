@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod/mini";
-import type { DatabaseConfig } from "../../functions/shared/config.ts";
+import type { DatabaseConfig } from "../../functions/shared/config/database.ts";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
 import {
   DatabaseQueryError,

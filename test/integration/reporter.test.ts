@@ -1,7 +1,7 @@
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
-import { REPORTER_DATA_API_TIMEOUT_MS } from "../../functions/shared/config.ts";
+import { REPORTER_DATA_API_TIMEOUT_MS } from "../../functions/shared/config/database.ts";
 import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
 import {
   LOCAL_SECRET_LOGINS,
