@@ -13,15 +13,15 @@ import type {
 } from "aws-lambda";
 import pg from "pg";
 import * as z from "zod";
-import { startDataApiServer } from "../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../infra/local/data-api-locator.ts";
-import { startPostgres } from "../infra/local/postgres.ts";
-import { toPositionalParameters } from "../infra/local/sql-lexer.ts";
-import { signLocalChatToken } from "../infra/local/token-cli.ts";
-import { pgMigrationTarget } from "../infra/migrate/pg-target.ts";
-import { migrate } from "../infra/migrate/runner.ts";
 import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
+import { startDataApiServer } from "../tools/data-api/server.ts";
+import { localDataApiEnvironment } from "../tools/local/data-api-locator.ts";
+import { startPostgres } from "../tools/local/postgres.ts";
+import { signLocalChatToken } from "../tools/local/token-cli.ts";
+import { pgMigrationTarget } from "../tools/migrate/pg-target.ts";
+import { migrate } from "../tools/migrate/runner.ts";
+import { toPositionalParameters } from "../tools/sql-lexer.ts";
 import { type CpuShare, cpuMeter, parentPid } from "./cpu-meter.ts";
 import { BENCH_USER, seedChats } from "./seed.ts";
 

@@ -2,7 +2,7 @@
  * `npm run bench` (issue 4): the cost of one heartbeat, measured side by side in one run on this
  * machine, against the physical floor (the same SQL over a direct `pg` connection).
  *
- *   node --import ./infra/local/sql-loader.mjs --import tsx bench/run.ts [--quick]
+ *   node --import ./tools/local/sql-loader.mjs --import tsx bench/run.ts [--quick]
  *
  * Writes bench/results/latest.{json,md} and two SVG charts; prints the Markdown report.
  * Sizes (env): BENCH_CHATS=10000,100000  BENCH_LOAD_SECONDS=30  BENCH_CONCURRENCY=32

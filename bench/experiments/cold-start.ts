@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { measurePackagedFunctions, type PackagedFunction } from "../../infra/package-report.ts";
+import { measurePackagedFunctions, type PackagedFunction } from "../../tools/package-report.ts";
 import { log } from "../harness.ts";
 
 type Measured = Omit<PackagedFunction, "name">;

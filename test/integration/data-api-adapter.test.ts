@@ -10,7 +10,7 @@ import {
   type SqlSession,
   sqlParameter,
 } from "../../functions/shared/database/database.ts";
-import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
+import { type DataApiServer, startDataApiServer } from "../../tools/data-api/server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 /**
