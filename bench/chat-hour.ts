@@ -8,7 +8,7 @@
  * - Coder: its own path at 30 s (120 an hour), its two prepared statements over a direct
  *   connection (bench/coder-queries.ts), as in bench/coder-path.ts.
  *
- *   node --import ./infra/local/sql-loader.mjs --import tsx bench/chat-hour.ts [--quick] [--prices other.json]
+ *   node --import ./tools/local/sql-loader.mjs --import tsx bench/chat-hour.ts [--quick] [--prices other.json]
  *
  * Ours goes through the real stack: the heartbeat handler → SDK → local Data API endpoint → the
  * real `record_heartbeat` on the embedded PostgreSQL. Time is simulated: nobody waits an hour.
@@ -35,17 +35,17 @@ import type {
 } from "aws-lambda";
 import pg from "pg";
 import * as z from "zod";
+import { loadReporterConfig } from "../functions/reporter/config.ts";
 import { buildReport, floorWriteRatio } from "../functions/reporter/domain/windows.ts";
-import { loadReporterConfig } from "../functions/shared/config.ts";
-import { startDataApiServer } from "../infra/local/data-api/server.ts";
-import { LOCAL_SECRET_LOGINS, localDataApiEnvironment } from "../infra/local/data-api-locator.ts";
-import { LOCAL_FUNCTION_LOGINS } from "../infra/local/dev-secret.ts";
-import { startPostgres } from "../infra/local/postgres.ts";
-import { signLocalChatToken } from "../infra/local/token-cli.ts";
-import { pgMigrationTarget } from "../infra/migrate/pg-target.ts";
-import { setRolePasswords } from "../infra/migrate/role-passwords.ts";
-import { migrate } from "../infra/migrate/runner.ts";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
+import { startDataApiServer } from "../tools/data-api/server.ts";
+import { LOCAL_SECRET_LOGINS, localDataApiEnvironment } from "../tools/local/data-api-locator.ts";
+import { LOCAL_FUNCTION_LOGINS } from "../tools/local/dev-secret.ts";
+import { startPostgres } from "../tools/local/postgres.ts";
+import { signLocalChatToken } from "../tools/local/token-cli.ts";
+import { pgMigrationTarget } from "../tools/migrate/pg-target.ts";
+import { setRolePasswords } from "../tools/migrate/role-passwords.ts";
+import { migrate } from "../tools/migrate/runner.ts";
 import { CODER_ACTIVITY_BUMP, CODER_GET_WORKSPACE } from "./coder-queries.ts";
 import { cpuMeter, parentPid, postgresRuntimeMeter } from "./cpu-meter.ts";
 import { cost, heartbeatMemoryMb, loadPrices } from "./prices.ts";

@@ -2,7 +2,7 @@
  * `npm run bench` (part 2, issue 11): PostgreSQL CPU per heartbeat, ours vs Coder's own path,
  * side by side in one run on the same database server.
  *
- *   node --import ./infra/local/sql-loader.mjs --import tsx bench/coder-path.ts [--quick]
+ *   node --import ./tools/local/sql-loader.mjs --import tsx bench/coder-path.ts [--quick]
  *
  * - ours: the real handler → SDK → local Data API endpoint → `SELECT … FROM
  *   chat_heartbeat.record_heartbeat(…)` (mark used, bump, last bump, exact outcome count);
@@ -27,15 +27,15 @@ import type {
 } from "aws-lambda";
 import pg from "pg";
 import * as z from "zod";
-import { startDataApiServer } from "../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../infra/local/data-api-locator.ts";
-import { startPostgres } from "../infra/local/postgres.ts";
-import { toPositionalParameters } from "../infra/local/sql-lexer.ts";
-import { signLocalChatToken } from "../infra/local/token-cli.ts";
-import { pgMigrationTarget } from "../infra/migrate/pg-target.ts";
-import { migrate } from "../infra/migrate/runner.ts";
 import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
+import { startDataApiServer } from "../tools/data-api/server.ts";
+import { localDataApiEnvironment } from "../tools/local/data-api-locator.ts";
+import { startPostgres } from "../tools/local/postgres.ts";
+import { signLocalChatToken } from "../tools/local/token-cli.ts";
+import { pgMigrationTarget } from "../tools/migrate/pg-target.ts";
+import { migrate } from "../tools/migrate/runner.ts";
+import { toPositionalParameters } from "../tools/sql-lexer.ts";
 import { CODER_ACTIVITY_BUMP, CODER_GET_WORKSPACE } from "./coder-queries.ts";
 import { cpuMeter, parentPid } from "./cpu-meter.ts";
 import { BENCH_USER, seedChats } from "./seed.ts";
@@ -378,7 +378,7 @@ const f = (n: number, digits = 3) => n.toFixed(digits);
 const lines = [
   "## PostgreSQL cost per heartbeat: ours vs Coder's own path",
   "",
-  `PostgreSQL ${info[0]?.version}, ${cpus().length} cores, concurrency ${settings.concurrency}, steady state (1 in 6 due, ${settings.staleEvery ? `1 in ${settings.staleEvery}` : "no"} last_used_at stale). Command: \`npm run bench\` (this part: \`node --import ./infra/local/sql-loader.mjs --import tsx bench/coder-path.ts\`).`,
+  `PostgreSQL ${info[0]?.version}, ${cpus().length} cores, concurrency ${settings.concurrency}, steady state (1 in 6 due, ${settings.staleEvery ? `1 in ${settings.staleEvery}` : "no"} last_used_at stale). Command: \`npm run bench\` (this part: \`node --import ./tools/local/sql-loader.mjs --import tsx bench/coder-path.ts\`).`,
   "",
   "| chats | path | heartbeats | PostgreSQL CPU per heartbeat | ratio | WAL bytes per heartbeat | write transactions per heartbeat | outcomes |",
   "|---:|---|---:|---:|---:|---:|---:|---|",

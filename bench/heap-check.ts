@@ -3,17 +3,17 @@
  * endpoint + embedded PostgreSQL), heap measured after forced GC every 4,000. Flat = no leak in
  * the function; growth seen in the soak is then serverless-offline's own.
  *
- *   node --expose-gc --import ./infra/local/sql-loader.mjs --import tsx bench/heap-check.ts
+ *   node --expose-gc --import ./tools/local/sql-loader.mjs --import tsx bench/heap-check.ts
  */
 import pg from "pg";
-import { startDataApiServer } from "../infra/local/data-api/server.ts";
-import { localDataApiEnvironment } from "../infra/local/data-api-locator.ts";
-import { startPostgres } from "../infra/local/postgres.ts";
-import { signLocalChatToken } from "../infra/local/token-cli.ts";
-import { pgMigrationTarget } from "../infra/migrate/pg-target.ts";
-import { migrate } from "../infra/migrate/runner.ts";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
 import { seedRunningWorkspace } from "../test/support/fixtures.ts";
+import { startDataApiServer } from "../tools/data-api/server.ts";
+import { localDataApiEnvironment } from "../tools/local/data-api-locator.ts";
+import { startPostgres } from "../tools/local/postgres.ts";
+import { signLocalChatToken } from "../tools/local/token-cli.ts";
+import { pgMigrationTarget } from "../tools/migrate/pg-target.ts";
+import { migrate } from "../tools/migrate/runner.ts";
 
 const server = await startPostgres();
 const admin = new pg.Client({ connectionString: server.adminUrl });

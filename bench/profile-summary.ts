@@ -39,7 +39,7 @@ function ownComponent(frame: CallFrame): string | undefined {
   // destroy callback, so every promise in the process pays for destroy tracking.
   if (url === "node:internal/async_hooks" || functionName === "registerDestroyHook")
     return "async_hooks destroy tracking (X-Ray SDK's cls-hooked)";
-  if (url.includes("/infra/local/") || /node_modules\/pg(-protocol|-types)?\//.test(url))
+  if (url.includes("/tools/local/") || /node_modules\/pg(-protocol|-types)?\//.test(url))
     return "local Data API endpoint (incl. its pg client)";
   if (/node_modules\/(@smithy|@aws-sdk)\//.test(url)) return "AWS SDK (build, sign, send, parse)";
   if (url.includes("node_modules/jose/")) return "token verification (jose, WebCrypto HMAC)";

@@ -10,9 +10,9 @@ import { readFileSync } from "node:fs";
 import * as z from "zod/mini";
 import { createDataApiDatabase } from "../functions/shared/database/data-api.ts";
 import { sqlParameter } from "../functions/shared/database/database.ts";
-import { STACK_FILE, StackFile } from "../infra/local/data-api-locator.ts";
-import { freePort } from "../infra/local/postgres.ts";
-import { signLocalChatToken } from "../infra/local/token-cli.ts";
+import { STACK_FILE, StackFile } from "../tools/local/data-api-locator.ts";
+import { freePort } from "../tools/local/postgres.ts";
+import { signLocalChatToken } from "../tools/local/token-cli.ts";
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 5);
 const CHATS = 200;

@@ -4,7 +4,7 @@ const { readFile } = require("node:fs/promises");
 const { relative } = require("node:path");
 
 // The lexer is TypeScript; tsx's CommonJS API compiles it (serverless runs without tsx).
-const { dataApiStatement } = require("tsx/cjs/api").require("./local/sql-lexer.ts", __filename);
+const { dataApiStatement } = require("tsx/cjs/api").require("../tools/sql-lexer.ts", __filename);
 const ROOT = `${__dirname}/..`;
 
 /**

@@ -4,7 +4,7 @@
  * CORS for the HTTP API (docs/api.md): browser clients are answered only for the origins an operator
  * lists in the `corsAllowedOrigins` param (comma-separated; empty by default = no CORS at all).
  * The one definition both places use: serverless.yml resolves `provider.httpApi.cors` through
- * `httpApiCors` below, and `npm start`'s local API Gateway front (infra/local/http-api.ts) answers
+ * `httpApiCors` below, and `npm start`'s local API Gateway front (tools/local/http-api.ts) answers
  * preflights with the same `corsConfiguration`. CommonJS, because the Serverless Framework
  * `require`s variable-resolver files.
  *

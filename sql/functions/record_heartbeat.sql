@@ -11,7 +11,7 @@
 -- template's activity_bump, or up to next autostart + TTL when that comes first; write only when
 -- 5 % of the bump has elapsed; never lower the deadline; never pass max_deadline.
 --
--- Installed by `npm run migrate` as a REPEATABLE migration: infra/migrate/runner.ts re-applies this
+-- Installed by `npm run migrate` as a REPEATABLE migration: tools/migrate/runner.ts re-applies this
 -- file whenever its checksum changes, after the numbered migrations (which create the tables it
 -- uses). Edit the rule here, in place; git history is its history. CREATE OR REPLACE keeps the
 -- function's identity, so a Lambda in flight never sees it missing. The argument list and the

@@ -12,7 +12,7 @@
 --
 -- Who runs it:
 --   * a fresh database (the Coder-subset tables were created by our migrations): `npm run migrate`
---     applies it after the migrations, every time it applies anything (infra/migrate/runner.ts);
+--     applies it after the migrations, every time it applies anything (tools/migrate/runner.ts);
 --   * a real Coder database (docs/local-stack.md: migrations create only the chat_heartbeat schema there): the
 --     operator, once after `npm run migrate` and again after any later migration, with
 --     `npm run migrate -- --grants` (also sets each role's password from its secret), or this file
@@ -21,7 +21,7 @@
 -- transaction, so re-running it leaves exactly the privileges below (also after a function was
 -- dropped and re-created). No password is in this file: a role is created LOGIN without one, so it
 -- cannot log in until its password is set from its secret (ALTER ROLE … PASSWORD, sent as a SCRAM
--- verifier computed client-side: infra/migrate/role-passwords.ts).
+-- verifier computed client-side: tools/migrate/role-passwords.ts).
 --
 -- Why column-level SELECT on Coder's tables: chats carry titles and errors, workspaces and builds
 -- carry more than the heartbeat needs; the role reads only what the rule reads. A column Coder

@@ -3,15 +3,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rateExpressionSeconds } from "../../functions/reporter/config.ts";
 import {
   HEARTBEAT_DATA_API_TIMEOUT_MS,
   REPORTER_DATA_API_TIMEOUT_MS,
-  rateExpressionSeconds,
-} from "../../functions/shared/config.ts";
+} from "../../functions/shared/config/database.ts";
 import { ERROR_CODES } from "../../functions/shared/http/error-contract.ts";
 import { METRIC, METRICS_NAMESPACE, SERVICE } from "../../functions/shared/observability.ts";
 import { HEARTBEAT_OUTCOMES } from "../../functions/shared/outcomes.ts";
-import { dataApiStatement } from "../../infra/local/sql-lexer.ts";
+import { dataApiStatement } from "../../tools/sql-lexer.ts";
 
 /**
  * `serverless package` offline (no AWS call), and the CloudFormation it generates: what is deployed
@@ -420,7 +420,7 @@ describe("the localstack stage template", () => {
       .Variables as Json;
     expect(variables.DATA_API_ENDPOINT).toMatch(/^http:\/\/[\w.-]+:\d+$/);
     const conditions = (templates.localstack as { Conditions: Json }).Conditions;
-    // Each function's own local login (infra/local/dev-secret.ts), as on AWS; no secret is made.
+    // Each function's own local login (tools/local/dev-secret.ts), as on AWS; no secret is made.
     expect(variables.DB_SECRET_ARN).toEqual({
       "Fn::If": [
         "CreateHeartbeatSecret",

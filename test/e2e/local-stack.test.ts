@@ -5,8 +5,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod/mini";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
-import { resolveDataApiTarget } from "../../infra/local/data-api-locator.ts";
-import { freePort } from "../../infra/local/postgres.ts";
+import { resolveDataApiTarget } from "../../tools/local/data-api-locator.ts";
+import { freePort } from "../../tools/local/postgres.ts";
 import { assertMatchesOpenApi, isDocumented } from "../support/openapi-contract.ts";
 
 /**

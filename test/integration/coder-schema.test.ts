@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
-import { DemoSeedRefused, seedDemo } from "../../infra/local/demo-seed.ts";
-import { signLocalChatToken } from "../../infra/local/token-cli.ts";
-import { pgMigrationTarget } from "../../infra/migrate/pg-target.ts";
-import { migrate } from "../../infra/migrate/runner.ts";
+import { DemoSeedRefused, seedDemo } from "../../tools/local/demo-seed.ts";
+import { signLocalChatToken } from "../../tools/local/token-cli.ts";
+import { pgMigrationTarget } from "../../tools/migrate/pg-target.ts";
+import { migrate } from "../../tools/migrate/runner.ts";
 import {
   CODER_COLUMNS,
   CODER_CONSTRAINTS,

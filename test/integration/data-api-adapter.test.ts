@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod/mini";
-import type { DatabaseConfig } from "../../functions/shared/config.ts";
+import type { DatabaseConfig } from "../../functions/shared/config/database.ts";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
 import {
   DatabaseQueryError,
@@ -10,7 +10,7 @@ import {
   type SqlSession,
   sqlParameter,
 } from "../../functions/shared/database/database.ts";
-import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
+import { type DataApiServer, startDataApiServer } from "../../tools/data-api/server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 /**

@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod/mini";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
 import type { SqlDatabase } from "../../functions/shared/database/database.ts";
-import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
-import { LOCAL_SECRET_LOGINS } from "../../infra/local/data-api-locator.ts";
-import { LOCAL_FUNCTION_LOGINS } from "../../infra/local/dev-secret.ts";
-import { pgMigrationTarget } from "../../infra/migrate/pg-target.ts";
-import { FUNCTION_ROLES } from "../../infra/migrate/role-passwords.ts";
-import { loadMigrations, loadRepeatableMigrations, migrate } from "../../infra/migrate/runner.ts";
+import { type DataApiServer, startDataApiServer } from "../../tools/data-api/server.ts";
+import { LOCAL_SECRET_LOGINS } from "../../tools/local/data-api-locator.ts";
+import { LOCAL_FUNCTION_LOGINS } from "../../tools/local/dev-secret.ts";
+import { pgMigrationTarget } from "../../tools/migrate/pg-target.ts";
+import { FUNCTION_ROLES } from "../../tools/migrate/role-passwords.ts";
+import { loadMigrations, loadRepeatableMigrations, migrate } from "../../tools/migrate/runner.ts";
 import { createCoderTables } from "../support/coder-schema.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { signLocalChatToken } from "../../infra/local/token-cli.ts";
+import { signLocalChatToken } from "../../tools/local/token-cli.ts";
 import { readBuild, readOutcomeCounts, seedRunningWorkspace } from "../support/fixtures.ts";
 import {
   type HeartbeatStack,

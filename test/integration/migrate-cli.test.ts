@@ -3,10 +3,10 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { startDataApiServer } from "../../infra/local/data-api/server.ts";
-import { LOCAL_FUNCTION_LOGINS } from "../../infra/local/dev-secret.ts";
-import { FUNCTION_ROLES } from "../../infra/migrate/role-passwords.ts";
-import { loadMigrations, loadRepeatableMigrations } from "../../infra/migrate/runner.ts";
+import { startDataApiServer } from "../../tools/data-api/server.ts";
+import { LOCAL_FUNCTION_LOGINS } from "../../tools/local/dev-secret.ts";
+import { FUNCTION_ROLES } from "../../tools/migrate/role-passwords.ts";
+import { loadMigrations, loadRepeatableMigrations } from "../../tools/migrate/runner.ts";
 import { createCoderTables } from "../support/coder-schema.ts";
 
 /**

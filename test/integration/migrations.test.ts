@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { pgMigrationTarget } from "../../infra/migrate/pg-target.ts";
-import { loadMigrations, loadRepeatableMigrations, migrate } from "../../infra/migrate/runner.ts";
+import { pgMigrationTarget } from "../../tools/migrate/pg-target.ts";
+import { loadMigrations, loadRepeatableMigrations, migrate } from "../../tools/migrate/runner.ts";
 
 /** Fresh databases on the shared server, created from template0 (empty), dropped at the end. */
 const adminUrl = inject("pgAdminUrl");

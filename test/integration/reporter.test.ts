@@ -1,12 +1,12 @@
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
-import { REPORTER_DATA_API_TIMEOUT_MS } from "../../functions/shared/config.ts";
-import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
+import { REPORTER_DATA_API_TIMEOUT_MS } from "../../functions/shared/config/database.ts";
+import { type DataApiServer, startDataApiServer } from "../../tools/data-api/server.ts";
 import {
   LOCAL_SECRET_LOGINS,
   localDataApiEnvironment,
-} from "../../infra/local/data-api-locator.ts";
+} from "../../tools/local/data-api-locator.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { seedRunningWorkspace } from "../support/fixtures.ts";

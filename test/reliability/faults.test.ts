@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { FaultKind } from "../../infra/local/data-api/server.ts";
-import { signLocalChatToken } from "../../infra/local/token-cli.ts";
+import type { FaultKind } from "../../tools/data-api/server.ts";
+import { signLocalChatToken } from "../../tools/local/token-cli.ts";
 import { heartbeatEvent } from "../support/api-gateway-event.ts";
 import {
   readBuild,

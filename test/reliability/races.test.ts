@@ -2,8 +2,8 @@ import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { HeartbeatResponse } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import type { Report } from "../../functions/reporter/domain/windows.ts";
-import { LOCAL_FUNCTION_LOGINS } from "../../infra/local/dev-secret.ts";
-import { signLocalChatToken } from "../../infra/local/token-cli.ts";
+import { LOCAL_FUNCTION_LOGINS } from "../../tools/local/dev-secret.ts";
+import { signLocalChatToken } from "../../tools/local/token-cli.ts";
 import { lambdaContext } from "../support/api-gateway-event.ts";
 import {
   fromNow,

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signLocalChatToken } from "../../infra/local/token-cli.ts";
+import { signLocalChatToken } from "../../tools/local/token-cli.ts";
 import { type HeartbeatRequest, heartbeatEvent } from "../support/api-gateway-event.ts";
 import { seedRunningWorkspace } from "../support/fixtures.ts";
 import {

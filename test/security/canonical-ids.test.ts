@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { signLocalChatToken } from "../../infra/local/token-cli.ts";
+import { signLocalChatToken } from "../../tools/local/token-cli.ts";
 import { heartbeatEvent } from "../support/api-gateway-event.ts";
 import { seedRunningWorkspace } from "../support/fixtures.ts";
 import {

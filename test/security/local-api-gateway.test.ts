@@ -5,8 +5,8 @@ import {
   type LocalHttpApi,
   type LocalRoute,
   startLocalHttpApi,
-} from "../../infra/local/http-api.ts";
-import { signLocalChatToken } from "../../infra/local/token-cli.ts";
+} from "../../tools/local/http-api.ts";
+import { signLocalChatToken } from "../../tools/local/token-cli.ts";
 import { seedRunningWorkspace } from "../support/fixtures.ts";
 import {
   type HeartbeatStack,
@@ -18,7 +18,7 @@ import { snapshotRows } from "../support/snapshot.ts";
 import { WWW_AUTHENTICATE } from "./expect-response.ts";
 
 /**
- * `npm start`'s API Gateway front (infra/local/http-api.ts) over real sockets, with the real
+ * `npm start`'s API Gateway front (tools/local/http-api.ts) over real sockets, with the real
  * handler behind it: what serverless-offline got wrong locally — the last of two Authorization
  * headers winning, a `null` body arriving as no body, any Origin reflected with credentials —
  * now behaves as API Gateway's HTTP API does. Requests are written byte for byte on a TCP socket,

@@ -1,10 +1,10 @@
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { LOCAL_FUNCTION_LOGINS } from "../../infra/local/dev-secret.ts";
-import { startPostgres } from "../../infra/local/postgres.ts";
-import { pgMigrationTarget } from "../../infra/migrate/pg-target.ts";
-import { setRolePasswords } from "../../infra/migrate/role-passwords.ts";
-import { migrate } from "../../infra/migrate/runner.ts";
+import { LOCAL_FUNCTION_LOGINS } from "../../tools/local/dev-secret.ts";
+import { startPostgres } from "../../tools/local/postgres.ts";
+import { pgMigrationTarget } from "../../tools/migrate/pg-target.ts";
+import { setRolePasswords } from "../../tools/migrate/role-passwords.ts";
+import { migrate } from "../../tools/migrate/runner.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,8 +1,8 @@
 import type pg from "pg";
 import type { RecordedHeartbeat } from "../../functions/heartbeat/domain/record-heartbeat.ts";
 import { HeartbeatRow, heartbeatFromRow } from "../../functions/heartbeat/heartbeat-store.ts";
-import { toPositionalParameters } from "../../infra/local/sql-lexer.ts";
 import heartbeatSql from "../../sql/queries/heartbeat.sql";
+import { toPositionalParameters } from "../../tools/sql-lexer.ts";
 
 /**
  * One heartbeat for `chatId` by the token subject `userId`. The rule tests are written against this

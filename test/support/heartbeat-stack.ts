@@ -5,13 +5,13 @@ import type {
 } from "aws-lambda";
 import { vi } from "vitest";
 import type { RecordedHeartbeat } from "../../functions/heartbeat/domain/record-heartbeat.ts";
-import { type DataApiServer, startDataApiServer } from "../../infra/local/data-api/server.ts";
+import { type DataApiServer, startDataApiServer } from "../../tools/data-api/server.ts";
 import {
   LOCAL_SECRET_LOGINS,
   localDataApiEnvironment,
-} from "../../infra/local/data-api-locator.ts";
-import { LOCAL_DEV_TOKEN_SECRET } from "../../infra/local/dev-secret.ts";
-import { signLocalChatToken } from "../../infra/local/token-cli.ts";
+} from "../../tools/local/data-api-locator.ts";
+import { LOCAL_DEV_TOKEN_SECRET } from "../../tools/local/dev-secret.ts";
+import { signLocalChatToken } from "../../tools/local/token-cli.ts";
 import { type HeartbeatRequest, heartbeatEvent, lambdaContext } from "./api-gateway-event.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 import type { HeartbeatDriver } from "./heartbeat-driver.ts";

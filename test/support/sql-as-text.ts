@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import type { Vite } from "vitest/node";
-import { dataApiStatement } from "../../infra/local/sql-lexer.ts";
+import { dataApiStatement } from "../../tools/sql-lexer.ts";
 
 type Plugin = Vite.Plugin;
 

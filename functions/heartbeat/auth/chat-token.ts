@@ -1,6 +1,6 @@
 import { base64url, errors, jwtVerify } from "jose";
 import * as z from "zod/mini";
-import { ConfigError } from "../../shared/config.ts";
+import { ConfigError } from "../../shared/config/env.ts";
 import type { ChatTokenVerifier } from "../domain/record-heartbeat.ts";
 import { duplicateMemberName } from "./duplicate-members.ts";
 import { ChatTokenKeyUnavailableError, type ChatTokenRejection, invalidToken } from "./errors.ts";

@@ -1,6 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import { type CryptoKey, createRemoteJWKSet, errors, importSPKI, type JWTVerifyGetKey } from "jose";
-import { type ChatTokenKeyConfig, ConfigError } from "../../shared/config.ts";
+import { ConfigError } from "../../shared/config/env.ts";
+import type { ChatTokenKeyConfig } from "../config.ts";
 import { ChatTokenKeyUnavailableError } from "./errors.ts";
 
 /** What `jwtVerify` is given: a key, or (JWKS) a function choosing one by the token's header. */
@@ -17,7 +18,7 @@ export interface ChatTokenKeySource {
 
 /**
  * HS256 with a shared secret: the local stage. Its length (docs/token.md: at least 32 bytes) is checked
- * where the secret enters, when configuration is parsed (`ChatTokenSecret` in shared/config.ts).
+ * where the secret enters, when configuration is parsed (`ChatTokenSecret` in heartbeat/config.ts).
  */
 export function sharedSecretKey(secret: string | Uint8Array): ChatTokenKeySource {
   const bytes = typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
@@ -231,7 +232,7 @@ function keySourceForValue(options: ParameterKeyOptions, value: string): ChatTok
   }
 }
 
-/** The key source a Lambda's configuration names (functions/shared/config.ts). */
+/** The key source a Lambda's configuration names (functions/heartbeat/config.ts). */
 export function chatTokenKeySource(config: ChatTokenKeyConfig): ChatTokenKeySource {
   if (config.kind === "shared-secret") return sharedSecretKey(config.secret);
   return keyFromParameterStore({

@@ -1,4 +1,4 @@
-import type { ReporterConfig } from "../../shared/config.ts";
+import type { ReporterConfig } from "../config.ts";
 import {
   buildReport,
   type EpochSeconds,

@@ -9,7 +9,7 @@ import {
   type SqlParameter,
 } from "@aws-sdk/client-rds-data";
 import type * as z from "zod/mini";
-import type { DatabaseConfig } from "../config.ts";
+import type { DatabaseConfig } from "../config/database.ts";
 import {
   DatabaseQueryError,
   DatabaseResultError,

@@ -10,7 +10,7 @@ import {
   publicKeyFromPem,
   sharedSecretKey,
 } from "../../../functions/heartbeat/auth/keys.ts";
-import { ConfigError } from "../../../functions/shared/config.ts";
+import { ConfigError } from "../../../functions/shared/config/env.ts";
 import {
   AUDIENCE,
   base64url,

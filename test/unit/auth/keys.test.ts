@@ -22,7 +22,8 @@ import {
   type ParameterLoader,
   publicKeyFromPem,
 } from "../../../functions/heartbeat/auth/keys.ts";
-import { ConfigError, loadHeartbeatConfig } from "../../../functions/shared/config.ts";
+import { loadHeartbeatConfig } from "../../../functions/heartbeat/config.ts";
+import { ConfigError } from "../../../functions/shared/config/env.ts";
 import {
   AUDIENCE,
   bearer,

@@ -7,8 +7,8 @@ import {
   LOCAL_DEV_TOKEN_AUDIENCE,
   LOCAL_DEV_TOKEN_ISSUER,
   LOCAL_DEV_TOKEN_SECRET,
-} from "../../../infra/local/dev-secret.ts";
-import { parseTtl, runTokenCli, signLocalChatToken } from "../../../infra/local/token-cli.ts";
+} from "../../../tools/local/dev-secret.ts";
+import { parseTtl, runTokenCli, signLocalChatToken } from "../../../tools/local/token-cli.ts";
 import {
   bearer,
   CHAT_ID,

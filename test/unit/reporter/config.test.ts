@@ -1,9 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  ConfigError,
-  loadReporterConfig,
-  rateExpressionSeconds,
-} from "../../../functions/shared/config.ts";
+import { loadReporterConfig, rateExpressionSeconds } from "../../../functions/reporter/config.ts";
+import { ConfigError } from "../../../functions/shared/config/env.ts";
 
 const DATABASE = {
   DB_CLUSTER_ARN: "arn:aws:rds:us-east-1:000000000000:cluster:unit",

@@ -4,7 +4,7 @@ import {
   nextReportableWindow,
   windowsToReport,
 } from "../../../functions/reporter/domain/windows.ts";
-import { formatReportTable, nothingToReportNotice } from "../../../infra/local/report-format.ts";
+import { formatReportTable, nothingToReportNotice } from "../../../tools/local/report-format.ts";
 
 /** `npm run report`'s table and its "nothing to report yet" notice. */
 

@@ -65,10 +65,10 @@ export function measurePackagedFunctions(
     });
 }
 
-// `npm run package` prints the report after packaging: tsx infra/package-report.ts <package dir>
+// `npm run package` prints the report after packaging: tsx tools/package-report.ts <package dir>
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const packageDir = process.argv[2];
-  if (!packageDir) throw new Error("usage: tsx infra/package-report.ts <package dir>");
+  if (!packageDir) throw new Error("usage: tsx tools/package-report.ts <package dir>");
   for (const fn of measurePackagedFunctions(packageDir)) {
     console.log(
       `${fn.name}: ${fn.zippedBytes} bytes zipped, ${fn.bundleBytes} bytes bundle, init ${fn.initMedianMs} ms (median of 11)`,

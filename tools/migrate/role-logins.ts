@@ -1,5 +1,5 @@
 import { z } from "zod/mini";
-import type { DatabaseConfig } from "../../functions/shared/config.ts";
+import type { DatabaseConfig } from "../../functions/shared/config/database.ts";
 import { LOCAL_FUNCTION_LOGINS } from "../local/dev-secret.ts";
 import { FUNCTION_ROLES, type FunctionName, type RoleLogin } from "./role-passwords.ts";
 

@@ -2,7 +2,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
 import { z } from "zod/mini";
-import { ChatTokenSecret } from "../../functions/shared/config.ts";
+import { ChatTokenSecret } from "../../functions/heartbeat/config.ts";
 import { helpOrUsageError, parseCommandLine, UsageError } from "../cli/command-line.ts";
 import {
   LOCAL_DEV_TOKEN_AUDIENCE,
@@ -117,7 +117,7 @@ export async function runTokenCli(
   if (line.kind === "usage-error") throw new UsageError(line.message);
   const { values } = line;
   if (values.sub === undefined) throw new UsageError("--sub is required");
-  // Empty variables count as unset, as in functions/shared/config.ts.
+  // Empty variables count as unset, as in functions/shared/config/env.ts.
   const fromEnv = (name: string) => env[name] || undefined;
   return signLocalChatToken({
     sub: values.sub,

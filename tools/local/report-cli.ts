@@ -1,7 +1,7 @@
 import "../cli/sdk-node-warning.ts";
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
-import { loadReporterConfig } from "../../functions/shared/config.ts";
+import { loadReporterConfig } from "../../functions/reporter/config.ts";
 import { commandLineOrExit } from "../cli/command-line.ts";
 import { DATA_API_TARGET_HELP } from "../cli/data-api-target-help.ts";
 import { resolveDataApiTarget } from "./data-api-locator.ts";

@@ -6,13 +6,13 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { z } from "zod/mini";
-import { ChatTokenSecret, loadChatTokenPolicy } from "../../functions/shared/config.ts";
+import { ChatTokenSecret, loadChatTokenPolicy } from "../../functions/heartbeat/config.ts";
 import { createDataApiDatabase } from "../../functions/shared/database/data-api.ts";
-import { corsConfiguration, parseAllowedOrigins } from "../aws/cors.cjs";
+import { corsConfiguration, parseAllowedOrigins } from "../../infra/aws/cors.cjs";
+import { startDataApiServer } from "../data-api/server.ts";
 import { dataApiMigrationTarget } from "../migrate/data-api-migration-target.ts";
 import { FUNCTION_ROLES, setRolePasswords } from "../migrate/role-passwords.ts";
 import { migrate } from "../migrate/runner.ts";
-import { startDataApiServer } from "./data-api/server.ts";
 import {
   LOCAL_SECRET_LOGINS,
   localDataApiEnvironment,
@@ -29,7 +29,7 @@ import { signLocalChatToken } from "./token-cli.ts";
 /**
  * `npm start` (docs/local-stack.md): PostgreSQL (embedded, or DATABASE_URL) → migrations through the local Data
  * API endpoint → `serverless offline` running the real handlers behind our API Gateway front on
- * PORT (infra/local/http-api.ts) → demo rows → a ready `curl` → READY. Ctrl-C stops everything it
+ * PORT (tools/local/http-api.ts) → demo rows → a ready `curl` → READY. Ctrl-C stops everything it
  * started and removes the embedded data directory.
  */
 
@@ -57,7 +57,7 @@ const StartEnv = z.object({
   REPORT_WINDOW_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 300),
   /**
    * serverless-offline's Lambda endpoint (serverless.yml reads the same variable); unset: a free
-   * port picked at start (infra/local/internal-ports.ts).
+   * port picked at start (tools/local/internal-ports.ts).
    */
   OFFLINE_LAMBDA_PORT: z.optional(z.coerce.number().check(z.int(), z.positive())),
   /** The `corsAllowedOrigins` param of the local stage; checked as the deployed one is. */

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { toPositionalParameters } from "../local/sql-lexer.ts";
+import { toPositionalParameters } from "../sql-lexer.ts";
 import type { MigrationTarget } from "./runner.ts";
 
 /** Runs migrations over a direct connection: the test harness's template database uses it. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadHeartbeatConfig } from "../../functions/shared/config.ts";
+import { loadHeartbeatConfig } from "../../../functions/heartbeat/config.ts";
+import { ConfigError } from "../../../functions/shared/config/env.ts";
 
 const BASE = {
   DB_CLUSTER_ARN: "arn:aws:rds:us-east-1:000000000000:cluster:unit",

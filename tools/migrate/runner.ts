@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { dataApiStatement, splitStatements } from "../local/sql-lexer.ts";
+import { dataApiStatement, splitStatements } from "../sql-lexer.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../sql/migrations/", import.meta.url));
 /** Repeatable migrations: the functions that hold the rule, re-applied when their text changes. */

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as z from "zod/mini";
 import { type SqlDatabase, sqlParameter } from "../../functions/shared/database/database.ts";
 import blockersSql from "../../sql/seed/demo-blockers.sql";
-import { dataApiStatement, splitStatements } from "./sql-lexer.ts";
+import { dataApiStatement, splitStatements } from "../sql-lexer.ts";
 
 /** The ids `sql/seed/demo.sql` uses. */
 export const DEMO = {

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 // The hooks run in their own thread, before tsx's hooks exist: tsx's CommonJS API compiles the
 // one TypeScript module needed here, the shared SQL lexer.
 const require = createRequire(import.meta.url);
-const { dataApiStatement } = require("tsx/cjs/api").require("./sql-lexer.ts", import.meta.url);
+const { dataApiStatement } = require("tsx/cjs/api").require("../sql-lexer.ts", import.meta.url);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 export async function load(url, context, nextLoad) {

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { z } from "zod/mini";
-import { type DatabaseConfig, loadDatabaseConfig } from "../../functions/shared/config.ts";
+import { type DatabaseConfig, loadDatabaseConfig } from "../../functions/shared/config/database.ts";
+import { type SecretLogin, startDataApiServer } from "../data-api/server.ts";
 import type { FunctionName } from "../migrate/role-passwords.ts";
-import { type SecretLogin, startDataApiServer } from "./data-api/server.ts";
 import { LOCAL_FUNCTION_LOGINS } from "./dev-secret.ts";
 
 /**

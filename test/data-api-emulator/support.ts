@@ -11,7 +11,7 @@ import {
   type DataApiServer,
   type DataApiServerOptions,
   startDataApiServer,
-} from "../../infra/local/data-api/server.ts";
+} from "../../tools/data-api/server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 /**

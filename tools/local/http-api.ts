@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import type { CorsConfiguration } from "../aws/cors.cjs";
+import type { CorsConfiguration } from "../../infra/aws/cors.cjs";
 
 /**
  * `npm start`'s API Gateway: an HTTP API (payload 2.0) front that builds each Lambda event from
