@@ -29,7 +29,9 @@ export interface DatabaseCeilingResult {
 
 /**
  * 4. The database's own ceiling: the statement over direct connections, no Node in between but
- * the driver. The Data API cannot prepare statements: every call is parsed and planned.
+ * the driver. The Data API cannot prepare statements: every call is parsed and planned (the
+ * statement is one call of chat_heartbeat.record_heartbeat, whose inner statements PL/pgSQL plans
+ * once per connection; a bench-only PL/pgSQL wrapper around it would add nothing, so there is none).
  * EXPLAIN runs on `explainChats` (not_due chats: the common path).
  */
 export async function measureDatabaseCeiling(
@@ -42,25 +44,6 @@ export async function measureDatabaseCeiling(
   const { calibrate, seedSteadyState, runWindow } = windows;
   log("4/6 database ceiling");
   const ceilingPool = new pg.Pool({ connectionString: dbUrl, max: ENDPOINT_CONNECTIONS });
-  const PARAMETER_TYPES: Record<string, string> = {
-    chatId: "uuid",
-    userId: "uuid",
-    bucketSeconds: "bigint",
-  };
-  // Bench-only, not shipped: the same statement inside a PL/pgSQL function, whose plans PostgreSQL
-  // caches per connection; the Data API would then send a one-line SELECT.
-  await pool.query(
-    `CREATE FUNCTION bench_heartbeat(${statement.names
-      .map((name) => `${PARAMETER_TYPES[name] ?? "text"}`)
-      .join(", ")})
-   RETURNS TABLE (outcome text, workspace_id uuid, deadline text, max_deadline text, last_used_at text)
-   LANGUAGE plpgsql AS $fn$
-   #variable_conflict use_column
-   BEGIN RETURN QUERY ${statement.text.replace(/;\s*$/, "")}; END $fn$`,
-  );
-  const functionCall = `SELECT * FROM bench_heartbeat(${statement.names
-    .map((name, i) => `$${i + 1}::${PARAMETER_TYPES[name] ?? "text"}`)
-    .join(", ")})`;
   const outcomeOf = (result: pg.QueryResult<{ outcome: string }>) =>
     result.rows[0]?.outcome ?? "not_found";
   const ceilingVariants: { name: string; beat: Beat }[] = [
@@ -79,11 +62,6 @@ export async function measureDatabaseCeiling(
             values: statementValues(chatId),
           }),
         ),
-    },
-    {
-      name: "plan cached: the statement in a PL/pgSQL function (bench-only)",
-      beat: async (chatId) =>
-        outcomeOf(await ceilingPool.query(functionCall, statementValues(chatId))),
     },
   ];
   const ceiling: CeilingVariant[] = [];
