@@ -28,28 +28,21 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-} from "aws-lambda";
 import pg from "pg";
 import * as z from "zod";
 import { loadReporterConfig } from "../functions/reporter/config.ts";
 import { buildReport, floorWriteRatio } from "../functions/reporter/domain/windows.ts";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
-import { startDataApiServer } from "../tools/data-api/server.ts";
-import { LOCAL_SECRET_LOGINS, localDataApiEnvironment } from "../tools/local/data-api-locator.ts";
-import { LOCAL_FUNCTION_LOGINS } from "../tools/local/dev-secret.ts";
-import { startPostgres } from "../tools/local/postgres.ts";
-import { signLocalChatToken } from "../tools/local/token-cli.ts";
-import { pgMigrationTarget } from "../tools/migrate/pg-target.ts";
-import { setRolePasswords } from "../tools/migrate/role-passwords.ts";
-import { migrate } from "../tools/migrate/runner.ts";
 import { CODER_ACTIVITY_BUMP, CODER_GET_WORKSPACE } from "./coder-queries.ts";
-import { cpuMeter, parentPid, postgresRuntimeMeter } from "./cpu-meter.ts";
+import { postgresRuntimeMeter } from "./cpu-meter.ts";
 import { cost, heartbeatMemoryMb, loadPrices } from "./prices.ts";
-import { BENCH_USER, seedChats } from "./seed.ts";
+import { seedChats } from "./seed.ts";
+import {
+  BUCKET_SECONDS,
+  startBenchDatabase,
+  startBenchHeartbeat,
+  stopBenchServerAndExit,
+} from "./stack.ts";
 
 const QUICK = process.argv.includes("--quick");
 const pricesArg = process.argv.indexOf("--prices");
@@ -75,8 +68,6 @@ const memoryMb = heartbeatMemoryMb(
   readFileSync(new URL("../serverless.yml", import.meta.url), "utf8"),
 );
 
-const SECRET = "bench-secret-that-is-at-least-32-bytes-long";
-const BUCKET_SECONDS = 300;
 const HOUR = 3600;
 const NS_PER_SECOND = 1_000_000_000;
 // Coder's default template as the issue states it: 1 h activity bump, 8 h TTL, no autostart.
@@ -103,47 +94,18 @@ function random(seed: number) {
 }
 
 // --- the stack ---
-const server = await startPostgres();
-const admin = new pg.Client({ connectionString: server.adminUrl });
-await admin.connect();
-await admin.query("CREATE DATABASE bench_chat_hour");
-await admin.end();
-const dbUrl = server.urlFor("bench_chat_hour");
-const migrations = pgMigrationTarget(dbUrl);
-await migrate(migrations);
-// The handler logs in as the heartbeat's own role, as deployed (sql/grants/function_roles.sql).
-await migrations.inTransaction((session) =>
-  setRolePasswords(session, Object.values(LOCAL_FUNCTION_LOGINS)),
+const { server, dbUrl, pool, postgresVersion, postmasterPid, meter } = await startBenchDatabase(
+  "bench_chat_hour",
+  { poolSize: 4 },
 );
-const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
-const { rows: info } = await pool.query<{ version: string; pid: number }>(
-  "SELECT current_setting('server_version') AS version, pg_backend_pid() AS pid",
-);
-const postmaster = parentPid(info[0]?.pid ?? 0);
-const meter = cpuMeter(postmaster, cpus().length);
-const runtime = postgresRuntimeMeter(postmaster);
+const runtime = postgresRuntimeMeter(postmasterPid);
 if (!meter || !runtime) throw new Error("bench/chat-hour needs Linux /proc (with schedstat)");
-
-const dataApi = await startDataApiServer({
-  connectionUrlFor: server.urlFor,
-  logins: LOCAL_SECRET_LOGINS,
-});
-Object.assign(process.env, {
-  ...localDataApiEnvironment(dataApi, "bench_chat_hour", "heartbeat"),
-  CHAT_TOKEN_SECRET: SECRET,
-  REPORT_WINDOW_SECONDS: String(BUCKET_SECONDS),
-  POWERTOOLS_LOG_LEVEL: "SILENT",
-  POWERTOOLS_METRICS_DISABLED: "true",
-  POWERTOOLS_TRACE_ENABLED: "false",
-});
-const { handler: rawHandler, POLL_INTERVAL_HEADER } = await import(
-  "../functions/heartbeat/handler.ts"
-);
-const handler = rawHandler as unknown as (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
-const token = await signLocalChatToken({ sub: BENCH_USER, secret: SECRET, ttl: "12h" });
+const {
+  dataApi,
+  handler,
+  pollIntervalHeader: POLL_INTERVAL_HEADER,
+  token,
+} = await startBenchHeartbeat(server, "bench_chat_hour");
 const coderClient = new pg.Client({ connectionString: dbUrl });
 await coderClient.connect();
 
@@ -563,7 +525,7 @@ const outcomesText = (o: Record<string, number>) =>
 const lines = [
   "## An hour of chat: fixed 30 s vs paced vs Coder's own path",
   "",
-  `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:chat-hour\`${QUICK ? " -- --quick" : ""} (also part of \`npm run bench\`): ${settings.chats} chats per path, one simulated hour each, 1 h bump, 8 h TTL, no autostart; each beat up to ${settings.delayMs} ms late (plus the time its round takes, a fraction of a second); PostgreSQL ${info[0]?.version}, ${cpus().length} cores. Ours: the real handler → SDK → local Data API → \`record_heartbeat\`; Coder: its two prepared statements over a direct connection (Coder's last_used_at batch is not part of its path). PostgreSQL CPU: the scheduler's run time of every PostgreSQL process over the beats only (/proc/<pid>/schedstat; the 10 ms-tick /proc/<pid>/stat reading in brackets).`,
+  `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:chat-hour\`${QUICK ? " -- --quick" : ""} (also part of \`npm run bench\`): ${settings.chats} chats per path, one simulated hour each, 1 h bump, 8 h TTL, no autostart; each beat up to ${settings.delayMs} ms late (plus the time its round takes, a fraction of a second); PostgreSQL ${postgresVersion}, ${cpus().length} cores. Ours: the real handler → SDK → local Data API → \`record_heartbeat\`; Coder: its two prepared statements over a direct connection (Coder's last_used_at batch is not part of its path). PostgreSQL CPU: the scheduler's run time of every PostgreSQL process over the beats only (/proc/<pid>/schedstat; the 10 ms-tick /proc/<pid>/stat reading in brackets).`,
   "",
   "| per chat-hour | fixed 30 s | paced | Coder's path (30 s) |",
   "|---|---:|---:|---:|",
@@ -615,7 +577,7 @@ writeFileSync(
       measured: new Date().toISOString(),
       quick: QUICK,
       settings,
-      postgres: info[0]?.version,
+      postgres: postgresVersion,
       cores: cpus().length,
       memoryMb,
       perChatHour: summary,
@@ -633,9 +595,4 @@ console.log(markdown);
 await coderClient.end();
 await pool.end();
 await dataApi.close();
-// Stopping the server terminates whatever connection a pool still holds idle: expected here.
-process.on("uncaughtException", (error) => {
-  if ((error as { code?: string }).code !== "57P01") throw error;
-});
-await server.stop();
-process.exit(0);
+await stopBenchServerAndExit(server);

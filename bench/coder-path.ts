@@ -20,25 +20,19 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-} from "aws-lambda";
 import pg from "pg";
 import * as z from "zod";
 import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
-import { startDataApiServer } from "../tools/data-api/server.ts";
-import { localDataApiEnvironment } from "../tools/local/data-api-locator.ts";
-import { startPostgres } from "../tools/local/postgres.ts";
-import { signLocalChatToken } from "../tools/local/token-cli.ts";
-import { pgMigrationTarget } from "../tools/migrate/pg-target.ts";
-import { migrate } from "../tools/migrate/runner.ts";
 import { toPositionalParameters } from "../tools/sql-lexer.ts";
 import { CODER_ACTIVITY_BUMP, CODER_GET_WORKSPACE } from "./coder-queries.ts";
-import { cpuMeter, parentPid } from "./cpu-meter.ts";
 import { BENCH_USER, seedChats } from "./seed.ts";
+import {
+  BUCKET_SECONDS,
+  startBenchDatabase,
+  startBenchHeartbeat,
+  stopBenchServerAndExit,
+} from "./stack.ts";
 
 const QUICK = process.argv.includes("--quick");
 const positive = z.coerce.number().int().positive();
@@ -58,43 +52,14 @@ const settings = z
     staleEvery: process.env.BENCH_LAST_USED_STALE_EVERY ?? 2,
   });
 
-const SECRET = "bench-secret-that-is-at-least-32-bytes-long";
-const BUCKET_SECONDS = 300;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const server = await startPostgres();
-const admin = new pg.Client({ connectionString: server.adminUrl });
-await admin.connect();
-await admin.query("CREATE DATABASE bench_compare");
-// An experiment, not a setting of ours: how much of the gap is the commit flush.
-if (process.env.BENCH_SYNCHRONOUS_COMMIT === "off") {
-  await admin.query("ALTER DATABASE bench_compare SET synchronous_commit = off");
-}
-await admin.end();
-const dbUrl = server.urlFor("bench_compare");
-await migrate(pgMigrationTarget(dbUrl));
-const pool = new pg.Pool({ connectionString: dbUrl, max: settings.concurrency + 2 });
-const { rows: info } = await pool.query<{ version: string; pid: number }>(
-  "SELECT current_setting('server_version') AS version, pg_backend_pid() AS pid",
-);
-const meter = cpuMeter(parentPid(info[0]?.pid ?? 0), cpus().length);
-if (!meter) throw new Error("bench/coder-path needs Linux /proc to measure PostgreSQL CPU");
-
-const dataApi = await startDataApiServer({ connectionUrlFor: server.urlFor });
-Object.assign(process.env, {
-  ...localDataApiEnvironment(dataApi, "bench_compare"),
-  CHAT_TOKEN_SECRET: SECRET,
-  REPORT_WINDOW_SECONDS: String(BUCKET_SECONDS),
-  POWERTOOLS_LOG_LEVEL: "SILENT",
-  POWERTOOLS_METRICS_DISABLED: "true",
-  POWERTOOLS_TRACE_ENABLED: "false",
+const { server, dbUrl, pool, postgresVersion, meter } = await startBenchDatabase("bench_compare", {
+  synchronousCommitOff: process.env.BENCH_SYNCHRONOUS_COMMIT === "off",
+  poolSize: settings.concurrency + 2,
 });
-const { handler: rawHandler } = await import("../functions/heartbeat/handler.ts");
-const handler = rawHandler as unknown as (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
-const token = await signLocalChatToken({ sub: BENCH_USER, secret: SECRET, ttl: "12h" });
+if (!meter) throw new Error("bench/coder-path needs Linux /proc to measure PostgreSQL CPU");
+const { dataApi, handler, token } = await startBenchHeartbeat(server, "bench_compare");
 
 /**
  * Seeds `count` chats and puts them in the 30 s steady state relative to NOW: 1 in 6 builds due
@@ -378,7 +343,7 @@ const f = (n: number, digits = 3) => n.toFixed(digits);
 const lines = [
   "## PostgreSQL cost per heartbeat: ours vs Coder's own path",
   "",
-  `PostgreSQL ${info[0]?.version}, ${cpus().length} cores, concurrency ${settings.concurrency}, steady state (1 in 6 due, ${settings.staleEvery ? `1 in ${settings.staleEvery}` : "no"} last_used_at stale). Command: \`npm run bench\` (this part: \`node --import ./tools/local/sql-loader.mjs --import tsx bench/coder-path.ts\`).`,
+  `PostgreSQL ${postgresVersion}, ${cpus().length} cores, concurrency ${settings.concurrency}, steady state (1 in 6 due, ${settings.staleEvery ? `1 in ${settings.staleEvery}` : "no"} last_used_at stale). Command: \`npm run bench\` (this part: \`node --import ./tools/local/sql-loader.mjs --import tsx bench/coder-path.ts\`).`,
   "",
   "| chats | path | heartbeats | PostgreSQL CPU per heartbeat | ratio | WAL bytes per heartbeat | write transactions per heartbeat | outcomes |",
   "|---:|---|---:|---:|---:|---:|---:|---|",
@@ -413,9 +378,4 @@ console.log(markdown);
 for (const client of coderClients) await client.end();
 await pool.end();
 await dataApi.close();
-// Stopping the server terminates whatever connection a pool still holds idle: expected here.
-process.on("uncaughtException", (error) => {
-  if ((error as { code?: string }).code !== "57P01") throw error;
-});
-await server.stop();
-process.exit(0);
+await stopBenchServerAndExit(server);

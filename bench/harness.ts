@@ -1,33 +1,14 @@
-/**
- * What the experiments of `npm run bench` (bench/run.ts) share: the stack they measure (embedded
- * PostgreSQL, migrations, the local Data API, the real heartbeat handler in-process), the way a
- * window of heartbeats is run and timed, and the statistics the report prints.
- */
-import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-} from "aws-lambda";
-import pg from "pg";
 import * as z from "zod";
 import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
-import { startDataApiServer } from "../tools/data-api/server.ts";
-import { localDataApiEnvironment } from "../tools/local/data-api-locator.ts";
-import { startPostgres } from "../tools/local/postgres.ts";
-import { signLocalChatToken } from "../tools/local/token-cli.ts";
-import { pgMigrationTarget } from "../tools/migrate/pg-target.ts";
-import { migrate } from "../tools/migrate/runner.ts";
 import { toPositionalParameters } from "../tools/sql-lexer.ts";
-import { type CpuShare, cpuMeter, parentPid } from "./cpu-meter.ts";
+import type { CpuShare } from "./cpu-meter.ts";
 import { BENCH_USER, seedChats } from "./seed.ts";
+import { BUCKET_SECONDS, startBenchDatabase, startBenchHeartbeat } from "./stack.ts";
 
 export const startedAt = Date.now();
-export const SECRET = "bench-secret-that-is-at-least-32-bytes-long";
-export const BUCKET_SECONDS = 300;
 /** The local endpoint's pool size: the database never sees more concurrent statements than this. */
 export const ENDPOINT_CONNECTIONS = 20;
 /** A backend flushes its table statistics at most once a second, and when it has been idle for
@@ -107,37 +88,10 @@ export const cpuMsPerHeartbeat = (cores: number | undefined, window: Window) =>
 
 // --- the stack: embedded PostgreSQL, migrations, local Data API, the real handler in-process ---
 export async function startBenchStack(settings: BenchSettings) {
-  const server = await startPostgres();
-  const admin = new pg.Client({ connectionString: server.adminUrl });
-  await admin.connect();
-  await admin.query("CREATE DATABASE bench");
-  if (settings.synchronousCommitOff) {
-    await admin.query("ALTER DATABASE bench SET synchronous_commit = off");
-  }
-  await admin.end();
-  const dbUrl = server.urlFor("bench");
-  await migrate(pgMigrationTarget(dbUrl));
-  const pool = new pg.Pool({ connectionString: dbUrl, max: 8 });
-  const { rows: versionRows } = await pool.query<{ version: string; pid: number }>(
-    "SELECT current_setting('server_version') AS version, pg_backend_pid() AS pid",
-  );
-  const postgresVersion = versionRows[0]?.version ?? "?";
-  const meter = cpuMeter(parentPid(versionRows[0]?.pid ?? 0), cpus().length);
-  const dataApi = await startDataApiServer({ connectionUrlFor: server.urlFor });
-  Object.assign(process.env, {
-    ...localDataApiEnvironment(dataApi, "bench"),
-    CHAT_TOKEN_SECRET: SECRET,
-    REPORT_WINDOW_SECONDS: String(BUCKET_SECONDS),
-    POWERTOOLS_LOG_LEVEL: "SILENT",
-    POWERTOOLS_METRICS_DISABLED: "true",
-    POWERTOOLS_TRACE_ENABLED: "false",
+  const { server, dbUrl, pool, postgresVersion, meter } = await startBenchDatabase("bench", {
+    synchronousCommitOff: settings.synchronousCommitOff,
   });
-  const { handler: rawHandler } = await import("../functions/heartbeat/handler.ts");
-  const handler = rawHandler as unknown as (
-    event: APIGatewayProxyEventV2,
-    context: Context,
-  ) => Promise<APIGatewayProxyStructuredResultV2>;
-  const token = await signLocalChatToken({ sub: BENCH_USER, secret: SECRET, ttl: "12h" });
+  const { dataApi, handler, token } = await startBenchHeartbeat(server, "bench");
   const statement = toPositionalParameters(heartbeatSql);
   const statementValues = (chatId: string) =>
     statement.names.map((name) =>

@@ -1,7 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { heartbeatEvent } from "../../test/support/api-gateway-event.ts";
-import { type BenchSettings, type BenchStack, log, SECRET, type Stats, stats } from "../harness.ts";
+import { type BenchSettings, type BenchStack, log, type Stats, stats } from "../harness.ts";
 import { BENCH_USER, seedChats } from "../seed.ts";
+import { SECRET } from "../stack.ts";
 
 export interface LatencyResult {
   /** Warm latency, handler → SDK → local Data API → PostgreSQL vs the same SQL over `pg`. */
