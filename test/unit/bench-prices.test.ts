@@ -56,31 +56,28 @@ describe("cost per chat-hours", () => {
 });
 
 describe("heartbeat memory from serverless.yml", () => {
-  it("takes the heartbeat function's memorySize over the provider's", () => {
-    const yml = [
+  // serverless.yml with a provider memorySize of 256, a reporter of 1024 and the heartbeat's own.
+  const yml = (heartbeatMemory: string[]) =>
+    [
       "provider:",
       "  memorySize: 256",
       "functions:",
       "  heartbeat:",
       "    handler: h",
-      "    memorySize: 512",
+      ...heartbeatMemory,
       "  reporter:",
       "    memorySize: 1024",
     ].join("\n");
-    expect(heartbeatMemoryMb(yml)).toBe(512);
-  });
 
-  it("falls back to the provider's when the function sets none", () => {
-    const yml = [
-      "provider:",
-      "  memorySize: 256",
-      "functions:",
-      "  heartbeat:",
-      "    handler: h",
-      "  reporter:",
-      "    memorySize: 1024",
-    ].join("\n");
-    expect(heartbeatMemoryMb(yml)).toBe(256);
+  it.each([
+    {
+      when: "takes the heartbeat function's memorySize over the provider's",
+      own: ["    memorySize: 512"],
+      mb: 512,
+    },
+    { when: "falls back to the provider's when the function sets none", own: [], mb: 256 },
+  ])("$when", ({ own, mb }) => {
+    expect(heartbeatMemoryMb(yml(own))).toBe(mb);
   });
 
   it("reads the project's file", () => {
