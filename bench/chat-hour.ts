@@ -333,20 +333,20 @@ async function* runHour(
       run.beats++;
       beatsOf.set(chat, (beatsOf.get(chat) as number) + 1);
       run.outcomes[result.outcome] = (run.outcomes[result.outcome] ?? 0) + 1;
+      // When it arrived on its own clock.
+      const arrived = (answeredAt - zero) / 1000 + (moved.get(chat) as number);
+      const last = followed.get(chat);
       // The bound at arrival, conservatively: the deadline before the beat vs the answer's time.
       const left = (pre.deadlineMs - answeredAt) / 1000;
       run.minLeftSeconds = Math.min(run.minLeftSeconds, left);
-      // docs/heartbeat.md promises the bound for a beat at the hinted time; one d seconds past it (network
-      // delay, this round's own time) is owed d less, as in test/model/pacing-simulation.ts.
-      const arrivedAt = (answeredAt - zero) / 1000 + (moved.get(chat) as number);
-      const hintedAt = followed.get(chat)?.hintedAt;
-      const lateness = hintedAt === undefined ? 0 : Math.max(0, arrivedAt - hintedAt);
+      // docs/heartbeat.md promises the bound for a beat at the hinted time; one d seconds past it
+      // (network delay, this round's own time) is owed d less, as in test/model/pacing-simulation.ts.
+      const lateness = last?.hintedAt === undefined ? 0 : Math.max(0, arrived - last.hintedAt);
       const required = REQUIRED_LEFT_SECONDS - lateness;
       if (left < required) {
         run.boundViolations++;
         const short = required - left;
         if (!run.worst || short > run.worst.shortSeconds) {
-          const last = followed.get(chat);
           run.worst = {
             shortSeconds: Number(short.toFixed(3)),
             followedHint: last?.hint ?? null,
@@ -358,8 +358,7 @@ async function* runHour(
       if (buildWritten) run.buildWrites++;
       if (result.lastUsedMs !== null && result.lastUsedMs !== pre.lastUsedMs) run.lastUsedWrites++;
       if (!result.headerMatches) run.headerMismatches++;
-      // When it arrived on its own clock, and when the next one will.
-      const arrived = (answeredAt - zero) / 1000 + (moved.get(chat) as number);
+      // When the next one will arrive.
       const late = (delay() * settings.delayMs) / 1000;
       followed.set(chat, {
         hint: result.hint,
