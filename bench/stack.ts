@@ -14,8 +14,7 @@ import { startDataApiServer } from "../tools/data-api/server.ts";
 import { LOCAL_SECRET_LOGINS, localDataApiEnvironment } from "../tools/local/data-api-locator.ts";
 import { LOCAL_FUNCTION_LOGINS } from "../tools/local/dev-secret.ts";
 import {
-  EMBEDDED_POSTGRES_PACKAGES,
-  type EmbeddedPostgresMajor,
+  embeddedPostgresMajorFrom,
   type RunningPostgres,
   startPostgres,
 } from "../tools/local/postgres.ts";
@@ -34,23 +33,13 @@ export type HeartbeatHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** BENCH_POSTGRES_MAJOR: the embedded server's major, 18 (default) or 16 (the deployed Aurora's). */
-function benchPostgresMajor(): EmbeddedPostgresMajor {
-  const value = process.env.BENCH_POSTGRES_MAJOR ?? "18";
-  if (!(value in EMBEDDED_POSTGRES_PACKAGES)) {
-    throw new Error(
-      `BENCH_POSTGRES_MAJOR must be one of ${Object.keys(EMBEDDED_POSTGRES_PACKAGES).join(", ")}`,
-    );
-  }
-  return value as EmbeddedPostgresMajor;
-}
-
 /** A fresh embedded PostgreSQL with database `name` migrated; `pool` is the admin's. */
 export async function startBenchDatabase(
   name: string,
   options: { synchronousCommitOff?: boolean; poolSize?: number } = {},
 ) {
-  const server = await startPostgres({ major: benchPostgresMajor() });
+  // BENCH_POSTGRES_MAJOR: 18 (default) or 16, the deployed Aurora's.
+  const server = await startPostgres({ major: embeddedPostgresMajorFrom("BENCH_POSTGRES_MAJOR") });
   const admin = new pg.Client({ connectionString: server.adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);

