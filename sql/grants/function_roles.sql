@@ -33,7 +33,8 @@
 -- `UPDATE workspaces SET next_start_at = NULL` runs only when the schedule changed or the workspace
 -- is dormant, which the heartbeat's last_used_at write (… WHERE dormant_at IS NULL) never is, so the
 -- role has no privilege on next_start_at. Coder writes `workspaces` unqualified there, which is why
--- record_heartbeat's search_path includes `public`. No trigger fires on workspace_builds.
+-- the heartbeat role logs in with `public` on its search_path (below). No trigger fires on
+-- workspace_builds.
 
 -- Roles are cluster-wide: create each once. Concurrent runs on two databases of one server can
 -- both see it missing; the loser's duplicate is ignored.
@@ -65,6 +66,11 @@ $$;
 
 -- Start from nothing on everything the roles could touch, so re-running removes any grant that is
 -- no longer listed below (a table-level REVOKE also revokes the same privileges on every column).
+-- The heartbeat role's sessions resolve names through a fixed search path, set on the role so it
+-- costs nothing per call (record_heartbeat has no SET clause, see its header): `public` for Coder's
+-- trigger, `pg_temp` last so no temporary object of the session can stand in for a table.
+ALTER ROLE chat_heartbeat_heartbeat SET search_path = pg_catalog, public, pg_temp;
+
 REVOKE ALL ON public.chats, public.workspaces, public.templates, public.workspace_builds,
   public.provisioner_jobs FROM chat_heartbeat_heartbeat, chat_heartbeat_reporter;
 REVOKE ALL ON ALL TABLES IN SCHEMA chat_heartbeat FROM chat_heartbeat_heartbeat, chat_heartbeat_reporter;

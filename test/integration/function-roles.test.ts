@@ -257,14 +257,20 @@ describe("the heartbeat's role", () => {
     }
   });
 
-  it("runs record_heartbeat as itself (SECURITY INVOKER) with a fixed search_path", async () => {
+  it("runs record_heartbeat as itself (SECURITY INVOKER), on the role's fixed search_path", async () => {
     const { rows } = await db.pool.query(
       `SELECT prosecdef, proconfig FROM pg_proc
        WHERE oid = 'chat_heartbeat.record_heartbeat(uuid, uuid, bigint)'::regprocedure`,
     );
-    expect(rows).toEqual([
-      { prosecdef: false, proconfig: ["search_path=pg_catalog, public, pg_temp"] },
-    ]);
+    // No SET clause (it would cost every call a save and restore): the role carries the path.
+    expect(rows).toEqual([{ prosecdef: false, proconfig: null }]);
+    const heartbeat = loginAs(LOCAL_FUNCTION_LOGINS.heartbeat.secretArn);
+    const paths = await heartbeat.query(
+      "SELECT current_setting('search_path') AS search_path",
+      [],
+      z.object({ search_path: z.string() }),
+    );
+    expect(paths).toEqual([{ search_path: "pg_catalog, public, pg_temp" }]);
   });
 });
 

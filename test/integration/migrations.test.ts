@@ -212,15 +212,40 @@ describe("migrations on a fresh database", () => {
       expect(keys.length).toBeGreaterThan(0);
       for (const key of keys) expect(CODER_TABLES).toContain(key.ref);
 
-      const { rows: counters } = await client.query<{ column_name: string; data_type: string }>(
-        `SELECT column_name, data_type FROM information_schema.columns
-         WHERE table_schema = 'chat_heartbeat' AND table_name = 'outcome_counts' ORDER BY ordinal_position`,
-      );
-      expect(counters.map((c) => [c.column_name, c.data_type])).toEqual([
+      // The rules on the columns every heartbeat writes live in their types (0006_typed_columns).
+      const columnTypes = async (table: string) => {
+        const { rows } = await client.query<{ name: string; type: string }>(
+          `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+           WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+          [table],
+        );
+        return rows.map((row) => [row.name, row.type]);
+      };
+      expect(await columnTypes("chat_heartbeat.outcome_counts")).toEqual([
         ["bucket_start", TIMESTAMPTZ],
-        ["outcome", "text"],
-        ["shard", "smallint"],
-        ["heartbeats", "bigint"],
+        ["outcome", "chat_heartbeat.heartbeat_outcome"],
+        ["shard", "chat_heartbeat.counter_shard"],
+        ["heartbeats", "chat_heartbeat.heartbeat_count"],
+      ]);
+      expect(await columnTypes("chat_heartbeat.workspace_last_bump")).toEqual([
+        ["workspace_id", "uuid"],
+        ["bumped_at", TIMESTAMPTZ],
+        ["source", "chat_heartbeat.activity_source"],
+        ["chat_id", "uuid"],
+        ["deadline", TIMESTAMPTZ],
+      ]);
+      // The outcomes of docs/heartbeat.md, in its order.
+      expect(await enumLabels(client, "heartbeat_outcome")).toEqual([
+        "bumped",
+        "not_due",
+        "not_running",
+        "no_autostop",
+        "bump_disabled",
+        "at_max_deadline",
+        "dormant",
+        "no_workspace",
+        "chat_archived",
+        "chat_idle",
       ]);
     });
   });
@@ -321,13 +346,35 @@ describe("migrations on a fresh database", () => {
            WHERE id = '${ids.build}'`,
         ),
       ).toBeUndefined();
-      // Only the ten outcomes can be counted.
+      // Only the ten outcomes can be counted (22P02: not a label of the enum), on shards 0..15,
+      // never fewer than one heartbeat (23514: the domain's CHECK); the only source is ours.
+      for (const [values, code] of [
+        ["now(), 'exploded', 0, 1", "22P02"],
+        ["now(), 'bumped', 16, 1", "23514"],
+        ["now(), 'bumped', -1, 1", "23514"],
+        ["now(), 'bumped', 0, 0", "23514"],
+        ["now(), 'bumped', 15, 1", undefined],
+      ] as const) {
+        expect(
+          await errorCode(client, `INSERT INTO chat_heartbeat.outcome_counts VALUES (${values})`),
+          values,
+        ).toBe(code);
+      }
+      // The domain holds on UPDATE too: a count cannot be decremented to zero.
+      await client.query("INSERT INTO chat_heartbeat.outcome_counts VALUES (now(), 'bumped', 0, 1)");
       expect(
         await errorCode(
           client,
-          "INSERT INTO chat_heartbeat.outcome_counts VALUES (now(), 'exploded', 0, 1)",
+          "UPDATE chat_heartbeat.outcome_counts SET heartbeats = heartbeats - 1 WHERE outcome = 'bumped'",
         ),
       ).toBe("23514");
+      expect(
+        await errorCode(
+          client,
+          `INSERT INTO chat_heartbeat.workspace_last_bump VALUES
+             (gen_random_uuid(), now(), 'coder_app', gen_random_uuid(), now())`,
+        ),
+      ).toBe("22P02");
       await client.query("ROLLBACK");
     });
   });

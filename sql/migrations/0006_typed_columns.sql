@@ -1,0 +1,45 @@
+-- The rules on the columns every heartbeat writes (outcome_counts, workspace_last_bump) move from
+-- table CHECK constraints into the columns' types. Same rules, same rows accepted and refused.
+--
+-- Why. PostgreSQL re-reads a table's CHECK constraints from their stored text and re-plans them on
+-- every statement that writes the table (ExecRelCheck: stringToNode + ExecPrepareExpr per
+-- executor start), and the heartbeat writes both tables in every call. A type's rules are read once
+-- per connection instead: an enum's labels are checked by its input function, a domain's CHECK is
+-- planned once and kept in the type cache. Measured with bench/experiments/write-path.ts (see
+-- docs/performance.md).
+--
+-- outcome: the ten outcomes of docs/heartbeat.md, an enum (in their documented order). The
+-- reporter reads it as text (sql/queries/report-window-counts.sql), so nothing outside this schema
+-- sees the type. A new outcome is `ALTER TYPE chat_heartbeat.heartbeat_outcome ADD VALUE`.
+-- source: Coder names activity sources; this project only ever writes its own, `chat_heartbeat`.
+-- shard: 0..15 (pg_backend_pid() % 16). heartbeats: a count, never below 1.
+--
+-- ALTER COLUMN ... TYPE rewrites both tables under an ACCESS EXCLUSIVE lock: they hold one row per
+-- workspace ever bumped and a few retained windows of counts, so the rewrite takes milliseconds,
+-- during which heartbeats wait (they do not fail).
+CREATE TYPE chat_heartbeat.heartbeat_outcome AS ENUM (
+  'bumped', 'not_due', 'not_running', 'no_autostop', 'bump_disabled',
+  'at_max_deadline', 'dormant', 'no_workspace', 'chat_archived', 'chat_idle'
+);
+
+CREATE TYPE chat_heartbeat.activity_source AS ENUM ('chat_heartbeat');
+
+CREATE DOMAIN chat_heartbeat.counter_shard AS smallint
+  CHECK (VALUE >= 0 AND VALUE < 16);
+
+CREATE DOMAIN chat_heartbeat.heartbeat_count AS bigint
+  CHECK (VALUE > 0);
+
+ALTER TABLE chat_heartbeat.outcome_counts
+  DROP CONSTRAINT outcome_counts_outcome_check,
+  DROP CONSTRAINT outcome_counts_shard_check,
+  DROP CONSTRAINT outcome_counts_heartbeats_check,
+  ALTER COLUMN outcome TYPE chat_heartbeat.heartbeat_outcome
+    USING outcome::chat_heartbeat.heartbeat_outcome,
+  ALTER COLUMN shard TYPE chat_heartbeat.counter_shard,
+  ALTER COLUMN heartbeats TYPE chat_heartbeat.heartbeat_count;
+
+ALTER TABLE chat_heartbeat.workspace_last_bump
+  DROP CONSTRAINT workspace_last_bump_source_check,
+  ALTER COLUMN source TYPE chat_heartbeat.activity_source
+    USING source::chat_heartbeat.activity_source;
