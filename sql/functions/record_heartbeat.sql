@@ -85,9 +85,9 @@ SECURITY INVOKER
 -- No SET clause: every name below is schema-qualified, and the trigger Coder fires on our
 -- workspaces write (it names `workspaces` unqualified, coderd/database/dump.sql) resolves through
 -- the search_path the heartbeat's role logs in with, `pg_catalog, public, pg_temp`
--- (sql/grants/function_roles.sql). A SET clause would save and restore that setting on every call,
--- ~5 % of the call's CPU (bench/experiments/write-path.ts), and guard nothing an invoker's
--- function can: the caller's own session is the only one it runs in.
+-- (sql/grants/function_roles.sql). A SET clause would switch and restore the path on every call
+-- (~5 % of a bumped call's CPU when it differs from the session's, bench/write-path.ts) and guard
+-- nothing for an invoker's function: the caller's own session is the only one it runs in.
 AS $$
 -- The result columns are variables too; in a query a bare name means the table's column.
 #variable_conflict use_column

@@ -5,8 +5,7 @@
 -- every statement that writes the table (ExecRelCheck: stringToNode + ExecPrepareExpr per
 -- executor start), and the heartbeat writes both tables in every call. A type's rules are read once
 -- per connection instead: an enum's labels are checked by its input function, a domain's CHECK is
--- planned once and kept in the type cache. Measured with bench/experiments/write-path.ts (see
--- docs/performance.md).
+-- planned once and kept in the type cache. Measured with bench/write-path.ts (docs/performance.md).
 --
 -- outcome: the ten outcomes of docs/heartbeat.md, an enum (in their documented order). The
 -- reporter reads it as text (sql/queries/report-window-counts.sql), so nothing outside this schema

@@ -361,7 +361,9 @@ describe("migrations on a fresh database", () => {
         ).toBe(code);
       }
       // The domain holds on UPDATE too: a count cannot be decremented to zero.
-      await client.query("INSERT INTO chat_heartbeat.outcome_counts VALUES (now(), 'bumped', 0, 1)");
+      await client.query(
+        "INSERT INTO chat_heartbeat.outcome_counts VALUES (now(), 'bumped', 0, 1)",
+      );
       expect(
         await errorCode(
           client,
