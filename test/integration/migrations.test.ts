@@ -382,6 +382,53 @@ describe("migrations on a fresh database", () => {
   });
 });
 
+describe("upgrading a database migrated before 0006_typed_columns", () => {
+  it("keeps every count and last bump, now in the typed columns", async () => {
+    const url = await createEmptyDatabase();
+    const before = loadMigrations().filter((migration) => migration.name < "0006");
+    expect(before.map((migration) => migration.name).at(-1)).toBe("0005_installation");
+    // As deployed before 0006: the numbered migrations up to 0005 (the rule and the grants of that
+    // time are not needed to hold data; they are re-applied below whatever their text).
+    await migrate(pgMigrationTarget(url), before, [], {
+      grants: { name: "function_roles", checksum: "before-0006", statements: [] },
+    });
+    await withClient(url, async (client) => {
+      await client.query(
+        `INSERT INTO chat_heartbeat.outcome_counts VALUES
+           ('2026-12-01T10:00:00Z', 'bumped', 0, 3), ('2026-12-01T10:00:00Z', 'chat_idle', 15, 1),
+           ('2026-12-01T10:05:00Z', 'not_due', 7, 42)`,
+      );
+      await client.query(
+        `INSERT INTO chat_heartbeat.workspace_last_bump VALUES
+           ('00000000-0000-4000-8000-000000000001', '2026-12-01T10:01:00Z', 'chat_heartbeat',
+            '00000000-0000-4000-8000-000000000002', '2026-12-01T11:01:00Z')`,
+      );
+    });
+
+    expect(await migrate(pgMigrationTarget(url))).toEqual([
+      "0006_typed_columns",
+      "record_heartbeat",
+      "function_roles",
+    ]);
+    await withClient(url, async (client) => {
+      const { rows: counts } = await client.query(
+        `SELECT to_char(bucket_start AT TIME ZONE 'UTC', 'HH24:MI') AS at, outcome::text AS outcome,
+                shard::int AS shard, heartbeats::int AS heartbeats
+         FROM chat_heartbeat.outcome_counts ORDER BY bucket_start, shard`,
+      );
+      expect(counts).toEqual([
+        { at: "10:00", outcome: "bumped", shard: 0, heartbeats: 3 },
+        { at: "10:00", outcome: "chat_idle", shard: 15, heartbeats: 1 },
+        { at: "10:05", outcome: "not_due", shard: 7, heartbeats: 42 },
+      ]);
+      const { rows: bumps } = await client.query(
+        `SELECT pg_typeof(source)::text AS type, source::text AS source FROM chat_heartbeat.workspace_last_bump`,
+      );
+      expect(bumps).toEqual([{ type: "chat_heartbeat.activity_source", source: "chat_heartbeat" }]);
+    });
+  });
+});
+
 describe("repeatable migrations (sql/functions)", () => {
   it("re-apply a function when its text changes, and only then, after the numbered ones", async () => {
     const url = await createEmptyDatabase();
