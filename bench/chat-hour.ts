@@ -25,7 +25,7 @@
  * price per 1,000 chat-hours from bench/prices.json. Sizes (env): BENCH_CHAT_HOUR_CHATS (50),
  * BENCH_DELAY_MS (1000), BENCH_SEED (12). Writes bench/results/chat-hour.{json,md}.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
@@ -33,12 +33,13 @@ import * as z from "zod";
 import { loadReporterConfig } from "../functions/reporter/config.ts";
 import { buildReport, floorWriteRatio } from "../functions/reporter/domain/windows.ts";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
-import { CODER_ACTIVITY_BUMP, CODER_GET_WORKSPACE } from "./coder-queries.ts";
+import { coderHeartbeat } from "./coder-queries.ts";
 import { postgresRuntimeMeter } from "./cpu-meter.ts";
 import { cost, heartbeatMemoryMb, loadPrices } from "./prices.ts";
 import { seedChats } from "./seed.ts";
 import {
   BUCKET_SECONDS,
+  publishResults,
   startBenchDatabase,
   startBenchHeartbeat,
   stopBenchServerAndExit,
@@ -226,24 +227,14 @@ async function ours(chatId: string): Promise<BeatResult> {
 }
 
 async function coder(chatId: string): Promise<BeatResult> {
-  const workspaceId = workspaceOf.get(chatId) as string;
-  await coderClient.query({
-    name: "get_workspace",
-    text: CODER_GET_WORKSPACE,
-    values: [workspaceId],
-  });
-  const bumped = await coderClient.query({
-    name: "activity_bump",
-    text: CODER_ACTIVITY_BUMP,
-    values: [workspaceId, "0001-01-01 00:00:00+00"],
-  });
+  const outcome = await coderHeartbeat(coderClient, workspaceOf.get(chatId) as string);
   return {
-    outcome: bumped.rowCount ? "bumped" : "not_due",
+    outcome,
     deadlineMs: null,
     lastUsedMs: null,
     hint: null,
     headerMatches: true,
-    buildWritten: Boolean(bumped.rowCount),
+    buildWritten: outcome === "bumped",
   };
 }
 
@@ -568,28 +559,22 @@ const lines = [
   `| **total** | **${usd(costs.fixed.total)}** | **${usd(costs.paced.total)}** (${((costs.paced.total / costs.fixed.total) * 100).toFixed(0)} %) | ${usd(costs.coder.total)} |`,
 ];
 const markdown = lines.join("\n");
-const RESULTS = new URL("./results/", import.meta.url).pathname;
-writeFileSync(
-  `${RESULTS}chat-hour.json`,
-  `${JSON.stringify(
-    {
-      measured: new Date().toISOString(),
-      quick: QUICK,
-      settings,
-      postgres: postgresVersion,
-      cores: cpus().length,
-      memoryMb,
-      perChatHour: summary,
-      checks,
-      prices: { file: settings.prices, region: prices.region, lookedUp: prices.lookedUp },
-      costPerThousandChatHours: costs,
-    },
-    null,
-    2,
-  )}\n`,
+publishResults(
+  "chat-hour",
+  {
+    measured: new Date().toISOString(),
+    quick: QUICK,
+    settings,
+    postgres: postgresVersion,
+    cores: cpus().length,
+    memoryMb,
+    perChatHour: summary,
+    checks,
+    prices: { file: settings.prices, region: prices.region, lookedUp: prices.lookedUp },
+    costPerThousandChatHours: costs,
+  },
+  markdown,
 );
-writeFileSync(`${RESULTS}chat-hour.md`, `${markdown}\n`);
-console.log(markdown);
 
 await coderClient.end();
 await pool.end();

@@ -17,7 +17,7 @@
  * function's plans are cached (planning time per call). Sizes: BENCH_CHATS=10000,100000.
  * Writes bench/results/coder-path.{json,md}; prints the Markdown table.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
@@ -25,10 +25,11 @@ import * as z from "zod";
 import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
 import { toPositionalParameters } from "../tools/sql-lexer.ts";
-import { CODER_ACTIVITY_BUMP, CODER_GET_WORKSPACE } from "./coder-queries.ts";
+import { coderHeartbeat } from "./coder-queries.ts";
 import { BENCH_USER, seedChats } from "./seed.ts";
 import {
   BUCKET_SECONDS,
+  publishResults,
   startBenchDatabase,
   startBenchHeartbeat,
   stopBenchServerAndExit,
@@ -164,15 +165,7 @@ const coderClients = await Promise.all(
 );
 const workspaceOf = new Map<string, string>();
 async function coder(chatId: string, worker: number): Promise<string> {
-  const client = coderClients[worker] as pg.Client;
-  const workspaceId = workspaceOf.get(chatId) as string;
-  await client.query({ name: "get_workspace", text: CODER_GET_WORKSPACE, values: [workspaceId] });
-  const bumped = await client.query({
-    name: "activity_bump",
-    text: CODER_ACTIVITY_BUMP,
-    values: [workspaceId, "0001-01-01 00:00:00+00"],
-  });
-  return bumped.rowCount ? "bumped" : "not_due";
+  return coderHeartbeat(coderClients[worker] as pg.Client, workspaceOf.get(chatId) as string);
 }
 
 async function mapWorkspaces(chats: string[]) {
@@ -328,13 +321,7 @@ const breakdown = {
     await parts.query("COMMIT");
   }),
   coderTwoStatements: await backendCost(async (chat) => {
-    const workspaceId = workspaceOf.get(chat) as string;
-    await parts.query({ name: "get_workspace", text: CODER_GET_WORKSPACE, values: [workspaceId] });
-    await parts.query({
-      name: "activity_bump",
-      text: CODER_ACTIVITY_BUMP,
-      values: [workspaceId, "0001-01-01 00:00:00+00"],
-    });
+    await coderHeartbeat(parts, workspaceOf.get(chat) as string);
   }),
 };
 parts.release();
@@ -366,13 +353,7 @@ const lines = [
   `Planning per call (one connection, EXPLAIN ANALYZE of the statement the Data API receives): first call planning ${f(planning.firstCall.planning)} ms, execution ${f(planning.firstCall.execution)} ms (PL/pgSQL compiles and plans the function's statements); afterwards (median of ${later.length}) planning ${f(planning.steadyState.planningMs)} ms, execution ${f(planning.steadyState.executionMs)} ms.`,
 ];
 const markdown = lines.join("\n");
-const RESULTS = new URL("./results/", import.meta.url).pathname;
-writeFileSync(
-  `${RESULTS}coder-path.json`,
-  `${JSON.stringify({ settings, sizes, planning, breakdown }, null, 2)}\n`,
-);
-writeFileSync(`${RESULTS}coder-path.md`, `${markdown}\n`);
-console.log(markdown);
+publishResults("coder-path", { settings, sizes, planning, breakdown }, markdown);
 
 // Results are written first: teardown of the servers cannot lose them.
 for (const client of coderClients) await client.end();

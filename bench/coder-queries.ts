@@ -1,3 +1,5 @@
+import type pg from "pg";
+
 /**
  * What coderd runs per activity heartbeat, restated as the two statements bench/coder-path.ts and
  * bench/chat-hour.ts prepare over direct connections (Coder's own path, for comparison).
@@ -46,3 +48,20 @@ export const CODER_ACTIVITY_BUMP = `
     AND l.ttl_interval > '0 seconds'::interval
     AND l.build_deadline != '0001-01-01 00:00:00+00'
     AND l.build_deadline - (l.ttl_interval * 0.95) < now()`;
+
+/**
+ * One heartbeat on Coder's path for `workspaceId`: both statements, prepared on `client` (no next
+ * autostart). Resolves "bumped" when ActivityBumpWorkspace moved the deadline, else "not_due".
+ */
+export async function coderHeartbeat(
+  client: Pick<pg.ClientBase, "query">,
+  workspaceId: string,
+): Promise<"bumped" | "not_due"> {
+  await client.query({ name: "get_workspace", text: CODER_GET_WORKSPACE, values: [workspaceId] });
+  const bumped = await client.query({
+    name: "activity_bump",
+    text: CODER_ACTIVITY_BUMP,
+    values: [workspaceId, "0001-01-01 00:00:00+00"],
+  });
+  return bumped.rowCount ? "bumped" : "not_due";
+}

@@ -3,6 +3,7 @@
  * heartbeat handler in-process behind the local Data API endpoint, logged in as the heartbeat's own
  * role (sql/grants/function_roles.sql), as deployed.
  */
+import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import type {
   APIGatewayProxyEventV2,
@@ -104,4 +105,12 @@ export async function stopBenchServerAndExit(server: RunningPostgres): Promise<n
   });
   await server.stop();
   process.exit(0);
+}
+
+/** Writes bench/results/<name>.json and <name>.md, then prints the Markdown: before any teardown. */
+export function publishResults(name: string, data: unknown, markdown: string): void {
+  const results = new URL("./results/", import.meta.url).pathname;
+  writeFileSync(`${results}${name}.json`, `${JSON.stringify(data, null, 2)}\n`);
+  writeFileSync(`${results}${name}.md`, `${markdown}\n`);
+  console.log(markdown);
 }

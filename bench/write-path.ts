@@ -24,16 +24,21 @@
  * (bench/results/chat-hour.json when present, else its last published mix). Writes
  * bench/results/write-path.{json,md}; prints the Markdown table.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import pg from "pg";
 import * as z from "zod";
 import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { LOCAL_FUNCTION_LOGINS } from "../tools/local/dev-secret.ts";
 import { toPositionalParameters } from "../tools/sql-lexer.ts";
-import { CODER_ACTIVITY_BUMP, CODER_GET_WORKSPACE } from "./coder-queries.ts";
+import { coderHeartbeat } from "./coder-queries.ts";
 import { BENCH_USER, seedChats } from "./seed.ts";
-import { BUCKET_SECONDS, startBenchDatabase, stopBenchServerAndExit } from "./stack.ts";
+import {
+  BUCKET_SECONDS,
+  publishResults,
+  startBenchDatabase,
+  stopBenchServerAndExit,
+} from "./stack.ts";
 
 const QUICK = process.argv.includes("--quick");
 const SHIPPED = new URL("../sql/functions/record_heartbeat.sql", import.meta.url).pathname;
@@ -132,20 +137,7 @@ const ours = (client: pg.Client) => async (chat: string) => {
 const coderClient = new pg.Client({ connectionString: dbUrl });
 await coderClient.connect();
 const coderPid = await backendPid(coderClient);
-async function coder(chat: string) {
-  const workspaceId = workspaceOf.get(chat);
-  await coderClient.query({
-    name: "get_workspace",
-    text: CODER_GET_WORKSPACE,
-    values: [workspaceId],
-  });
-  const bumped = await coderClient.query({
-    name: "activity_bump",
-    text: CODER_ACTIVITY_BUMP,
-    values: [workspaceId, "0001-01-01 00:00:00+00"],
-  });
-  return bumped.rowCount ? "bumped" : "not_due";
-}
+const coder = (chat: string) => coderHeartbeat(coderClient, workspaceOf.get(chat) as string);
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -227,26 +219,20 @@ const lines = [
   `Bumped call per round (ms): ${rows.map((row) => `${row.version} ${row.bumpedRoundsMs.map(f).join(" ")}`).join("; ")}; Coder ${(samples.get("coder:bumped") ?? []).map(f).join(" ")}.`,
 ];
 const markdown = lines.join("\n");
-const RESULTS = new URL("./results/", import.meta.url).pathname;
-writeFileSync(
-  `${RESULTS}write-path.json`,
-  `${JSON.stringify(
-    {
-      measured: new Date().toISOString(),
-      postgres: postgresVersion,
-      cores: cpus().length,
-      quick: QUICK,
-      settings,
-      mix,
-      coder: { bumpedMs: at("coder:bumped"), notDueMs: at("coder:not_due"), chatHourMs: coderHour },
-      ours: rows,
-    },
-    null,
-    2,
-  )}\n`,
+publishResults(
+  "write-path",
+  {
+    measured: new Date().toISOString(),
+    postgres: postgresVersion,
+    cores: cpus().length,
+    quick: QUICK,
+    settings,
+    mix,
+    coder: { bumpedMs: at("coder:bumped"), notDueMs: at("coder:not_due"), chatHourMs: coderHour },
+    ours: rows,
+  },
+  markdown,
 );
-writeFileSync(`${RESULTS}write-path.md`, `${markdown}\n`);
-console.log(markdown);
 
 await coderClient.end();
 await pool.end();

@@ -7,7 +7,8 @@
 -- per connection instead: an enum's labels are checked by its input function, a domain's CHECK is
 -- planned once and kept in the type cache. Measured with bench/write-path.ts (docs/performance.md).
 --
--- outcome: the ten outcomes of docs/heartbeat.md, an enum (in their documented order). The
+-- outcome: the ten outcomes of docs/heartbeat.md, an enum in the order the rule decides them
+-- (functions/shared/outcomes.ts, held equal by test/integration/migrations.test.ts). The
 -- reporter reads it as text (sql/queries/report-window-counts.sql), so nothing outside this schema
 -- sees the type. A new outcome is `ALTER TYPE chat_heartbeat.heartbeat_outcome ADD VALUE`.
 -- source: Coder names activity sources; this project only ever writes its own, `chat_heartbeat`.
@@ -17,8 +18,8 @@
 -- workspace ever bumped and a few retained windows of counts, so the rewrite takes milliseconds,
 -- during which heartbeats wait (they do not fail).
 CREATE TYPE chat_heartbeat.heartbeat_outcome AS ENUM (
-  'bumped', 'not_due', 'not_running', 'no_autostop', 'bump_disabled',
-  'at_max_deadline', 'dormant', 'no_workspace', 'chat_archived', 'chat_idle'
+  'chat_archived', 'no_workspace', 'chat_idle', 'dormant', 'not_running',
+  'bump_disabled', 'no_autostop', 'not_due', 'at_max_deadline', 'bumped'
 );
 
 CREATE TYPE chat_heartbeat.activity_source AS ENUM ('chat_heartbeat');
