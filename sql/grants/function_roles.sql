@@ -64,13 +64,13 @@ BEGIN
 END
 $$;
 
--- Start from nothing on everything the roles could touch, so re-running removes any grant that is
--- no longer listed below (a table-level REVOKE also revokes the same privileges on every column).
 -- The heartbeat role's sessions resolve names through a fixed search path, set on the role so it
 -- costs nothing per call (record_heartbeat has no SET clause, see its header): `public` for Coder's
 -- trigger, `pg_temp` last so no temporary object of the session can stand in for a table.
 ALTER ROLE chat_heartbeat_heartbeat SET search_path = pg_catalog, public, pg_temp;
 
+-- Start from nothing on everything the roles could touch, so re-running removes any grant that is
+-- no longer listed below (a table-level REVOKE also revokes the same privileges on every column).
 REVOKE ALL ON public.chats, public.workspaces, public.templates, public.workspace_builds,
   public.provisioner_jobs FROM chat_heartbeat_heartbeat, chat_heartbeat_reporter;
 REVOKE ALL ON ALL TABLES IN SCHEMA chat_heartbeat FROM chat_heartbeat_heartbeat, chat_heartbeat_reporter;
