@@ -21,7 +21,7 @@
  * a fresh connection, so its plans are its own). The shipped one is re-installed at the end.
  *
  * The chat-hour estimate weighs these by the outcomes bench/chat-hour.ts counts per chat-hour
- * (bench/results/chat-hour.json when present, else its last published mix). Writes
+ * (bench/results/chat-hour.json). Writes
  * bench/results/write-path.{json,md}; prints the Markdown table.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -55,15 +55,15 @@ const settings = z
   });
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Outcomes per chat-hour (bench/chat-hour.ts): paced ours, and Coder's path at 30 s. */
+/**
+ * Outcomes per chat-hour, paced ours and Coder's path at 30 s, as bench/chat-hour.ts last measured
+ * them (its results are committed). Only bumped and not-due calls are measured here: any other
+ * outcome in the mix is refused rather than left out.
+ */
 const mix = (() => {
-  const published = {
-    paced: { bumped: 19.92, not_due: 1 },
-    coder: { bumped: 18.04, not_due: 101.96 },
-  };
   const file = new URL("./results/chat-hour.json", import.meta.url).pathname;
-  if (!existsSync(file)) return { ...published, from: "bench/chat-hour.ts, 2026-12-03" };
-  const outcomes = z.object({ bumped: z.number(), not_due: z.number().default(0) }).passthrough();
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run bench:chat-hour first`);
+  const outcomes = z.strictObject({ bumped: z.number(), not_due: z.number().default(0) });
   const run = z
     .object({
       measured: z.string(),
