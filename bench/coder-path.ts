@@ -26,6 +26,7 @@ import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { heartbeatEvent, lambdaContext } from "../test/support/api-gateway-event.ts";
 import { toPositionalParameters } from "../tools/sql-lexer.ts";
 import { coderHeartbeat } from "./coder-queries.ts";
+import { processCpuSeconds } from "./cpu-meter.ts";
 import { BENCH_USER, seedChats } from "./seed.ts";
 import {
   BUCKET_SECONDS,
@@ -287,13 +288,9 @@ await pool.query(withoutCount);
 const parts = await pool.connect();
 const partsPid = (await parts.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]
   ?.pid;
-const backendSeconds = () => {
-  const text = readFileSync(`/proc/${partsPid}/stat`, "utf8");
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
+const backendSeconds = () => processCpuSeconds(partsPid ?? 0);
 const countSql = `INSERT INTO chat_heartbeat.outcome_counts AS counts (bucket_start, outcome, shard, heartbeats)
-  VALUES (to_timestamp(floor(extract(epoch FROM now()) / 300) * 300), 'not_due', pg_backend_pid() % 16, 1)
+  VALUES (date_bin(interval '300 seconds', now(), timestamptz '1970-01-01 00:00:00+00'), 'not_due', pg_backend_pid() % 16, 1)
   ON CONFLICT (bucket_start, outcome, shard) DO UPDATE SET heartbeats = counts.heartbeats + 1`;
 const callOf = (fn: string) =>
   callText.replace("chat_heartbeat.record_heartbeat(", `chat_heartbeat.${fn}(`);

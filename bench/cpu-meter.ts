@@ -46,6 +46,18 @@ export function parentPid(pid: number): number | undefined {
   return fields ? Number(fields[1]) : undefined;
 }
 
+/** CPU-seconds (user + system, 10 ms ticks) one process has used so far. */
+export function processCpuSeconds(pid: number): number {
+  const fields = statFields(pid);
+  if (!fields) throw new Error(`process ${pid} is gone`);
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** Nanoseconds one process has run on a CPU so far: the first field of /proc/<pid>/schedstat. */
+export function processRunNs(pid: number | string): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
+}
+
 function postgresSeconds(postmaster: number): number {
   let ticks = 0;
   for (const entry of readdirSync("/proc")) {
@@ -133,10 +145,7 @@ export function postgresRuntimeMeter(postmasterPid: number | undefined) {
         continue;
       }
       try {
-        runtimeNs.set(
-          entry,
-          Number(readFileSync(`/proc/${entry}/schedstat`, "utf8").split(" ")[0]),
-        );
+        runtimeNs.set(entry, processRunNs(entry));
       } catch {
         // exited between readdir and read
       }

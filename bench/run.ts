@@ -13,7 +13,7 @@
  * This file only orchestrates: the stack and the shared measuring tools are in bench/harness.ts,
  * each experiment (and its typed result) in bench/experiments/, the report in bench/report.ts.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { measureColdStart } from "./experiments/cold-start.ts";
@@ -25,6 +25,7 @@ import { measureProfile } from "./experiments/profile.ts";
 import { measureSimulatedHour } from "./experiments/simulated-hour.ts";
 import { benchSettings, startBenchStack, startedAt, throughputWindows } from "./harness.ts";
 import { type BenchResults, renderReport } from "./report.ts";
+import { publishResults } from "./stack.ts";
 import { barChart, histogramChart } from "./svg-chart.ts";
 
 const QUICK = process.argv.includes("--quick");
@@ -69,8 +70,7 @@ const results: BenchResults = {
 };
 
 // --- report ---
-mkdirSync(RESULTS, { recursive: true });
-writeFileSync(join(RESULTS, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+publishResults("latest", results, renderReport(results).trimEnd());
 writeFileSync(
   join(RESULTS, "latency.svg"),
   histogramChart("Warm heartbeat latency (ms)", [
@@ -89,9 +89,6 @@ writeFileSync(
     })),
   ),
 );
-const report = renderReport(results);
-writeFileSync(join(RESULTS, "latest.md"), report);
-process.stdout.write(report);
 
 await stack.stop();
 process.exit(0);

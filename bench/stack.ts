@@ -3,7 +3,7 @@
  * heartbeat handler in-process behind the local Data API endpoint, logged in as the heartbeat's own
  * role (sql/grants/function_roles.sql), as deployed.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import type {
   APIGatewayProxyEventV2,
@@ -110,6 +110,7 @@ export async function stopBenchServerAndExit(server: RunningPostgres): Promise<n
 /** Writes bench/results/<name>.json and <name>.md, then prints the Markdown: before any teardown. */
 export function publishResults(name: string, data: unknown, markdown: string): void {
   const results = new URL("./results/", import.meta.url).pathname;
+  mkdirSync(results, { recursive: true });
   writeFileSync(`${results}${name}.json`, `${JSON.stringify(data, null, 2)}\n`);
   writeFileSync(`${results}${name}.md`, `${markdown}\n`);
   console.log(markdown);

@@ -32,6 +32,7 @@ import heartbeatSql from "../sql/queries/heartbeat.sql";
 import { LOCAL_FUNCTION_LOGINS } from "../tools/local/dev-secret.ts";
 import { toPositionalParameters } from "../tools/sql-lexer.ts";
 import { coderHeartbeat } from "./coder-queries.ts";
+import { processRunNs } from "./cpu-meter.ts";
 import { BENCH_USER, seedChats } from "./seed.ts";
 import {
   BUCKET_SECONDS,
@@ -96,7 +97,6 @@ async function backendPid(client: pg.Client): Promise<number> {
   const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
   return rows[0]?.pid ?? 0;
 }
-const runNs = (pid: number) => Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
 
 /** Every chat due (deadline 57 min ahead of a 1 h bump) and last used 5 min ago, or neither. */
 async function setState(due: boolean) {
@@ -117,9 +117,9 @@ async function measure(pid: number, call: (chat: string) => Promise<string>) {
   const perCall: number[] = [];
   const outcomes: Record<string, number> = {};
   for (const chat of chats) {
-    const before = runNs(pid);
+    const before = processRunNs(pid);
     const outcome = await call(chat);
-    perCall.push(runNs(pid) - before);
+    perCall.push(processRunNs(pid) - before);
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
   }
   return { ms: median(perCall) / 1e6, outcomes };
