@@ -13,6 +13,26 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * Ends `pool` and waits until each of its connections has closed. `pool.end()` alone resolves as
+ * soon as it has asked them to (pg-pool does not wait for `client.end()`): a DROP DATABASE … WITH
+ * (FORCE) right after it can still find a backend alive, terminate it, and its 57P01 then reaches
+ * the ended pool, which has no one to tell (an uncaught error that fails the run).
+ */
+async function endPool(pool: pg.Pool): Promise<void> {
+  const closing = pool.idleCount;
+  let closed = 0;
+  const allClosed = new Promise<void>((resolve) => {
+    if (closing === 0) resolve();
+    pool.on("remove", () => {
+      closed += 1;
+      if (closed === closing) resolve();
+    });
+  });
+  await pool.end();
+  await allClosed;
+}
+
 function urlFor(adminUrl: string, database: string): string {
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
@@ -42,7 +62,7 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     pool,
     serverUrlFor: (database) => urlFor(adminUrl, database),
     async drop() {
-      await pool.end();
+      await endPool(pool);
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       try {
