@@ -22,6 +22,16 @@ CREATE TYPE chat_heartbeat.heartbeat_outcome AS ENUM (
   'bump_disabled', 'no_autostop', 'not_due', 'at_max_deadline', 'bumped'
 );
 
+-- The function deployed before this migration keeps working until it is replaced. It is replaced
+-- after the numbered migrations, in a transaction of its own (sql/README.md), and a heartbeat
+-- already inside it when this migration commits finishes with the code it started with. That
+-- function counts its outcome as a text value, and text -> enum is an explicit-only cast in
+-- PostgreSQL: without this assignment cast, each of those heartbeats fails (42804) and answers 500.
+-- Its other writes need nothing: integers and literals already convert to the new types.
+-- (This cast was added to 0006 after its first commit, before any release: a database that had
+-- applied 0006 without it was already past the moment it protects.)
+CREATE CAST (text AS chat_heartbeat.heartbeat_outcome) WITH INOUT AS ASSIGNMENT;
+
 CREATE TYPE chat_heartbeat.activity_source AS ENUM ('chat_heartbeat');
 
 CREATE DOMAIN chat_heartbeat.counter_shard AS smallint

@@ -419,6 +419,45 @@ describe("upgrading a database migrated before 0006_typed_columns", () => {
   });
 });
 
+describe("the function deployed before 0006_typed_columns, while 0006 is being applied", () => {
+  it("still counts: its text outcome is cast to the enum on assignment", async () => {
+    const url = await createEmptyDatabase();
+    const throughTyped = loadMigrations().filter((migration) => migration.name < "0007");
+    expect(throughTyped.map((migration) => migration.name).at(-1)).toBe("0006_typed_columns");
+    // 0006 committed and the function not yet replaced (that happens after the numbered
+    // migrations, in a transaction of its own): what a heartbeat inside the old function meets.
+    await migrate(pgMigrationTarget(url), throughTyped, [], {
+      grants: { name: "function_roles", checksum: "before-record_heartbeat", statements: [] },
+    });
+    await withClient(url, async (client) => {
+      // The count exactly as the function before 0006 wrote it: its outcome a text variable, its
+      // shard an integer expression (git show 9bc9d3f:sql/functions/record_heartbeat.sql).
+      await client.query(`
+        CREATE FUNCTION pg_temp.count_as_before_0006(result text) RETURNS void
+        LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO chat_heartbeat.outcome_counts AS counts (bucket_start, outcome, shard, heartbeats)
+          VALUES (timestamptz '2026-12-01 10:00:00+00', result, pg_backend_pid() % 16, 1)
+          ON CONFLICT (bucket_start, outcome, shard)
+          DO UPDATE SET heartbeats = counts.heartbeats + 1;
+        END $$`);
+      await client.query("SELECT pg_temp.count_as_before_0006('bumped')");
+      await client.query("SELECT pg_temp.count_as_before_0006('bumped')");
+      const { rows } = await client.query(
+        `SELECT outcome::text AS outcome, pg_typeof(outcome)::text AS type, heartbeats::int AS heartbeats
+         FROM chat_heartbeat.outcome_counts`,
+      );
+      expect(rows).toEqual([
+        { outcome: "bumped", type: "chat_heartbeat.heartbeat_outcome", heartbeats: 2 },
+      ]);
+      // The cast converts; it does not widen what the column accepts.
+      await expect(
+        client.query("SELECT pg_temp.count_as_before_0006('no_such_outcome')"),
+      ).rejects.toMatchObject({ code: "22P02" });
+    });
+  });
+});
+
 describe("repeatable migrations (sql/functions)", () => {
   it("re-apply a function when its text changes, and only then, after the numbered ones", async () => {
     const url = await createEmptyDatabase();
