@@ -372,16 +372,25 @@ describe("migrations on a fresh database", () => {
   });
 });
 
+/**
+ * A new database with the numbered migrations up to and including `last` applied, and nothing
+ * else: no function, no grants (an empty grants file stands in, so none are applied).
+ */
+async function migratedThrough(last: string): Promise<string> {
+  const url = await createEmptyDatabase();
+  const through = loadMigrations().filter((migration) => migration.name <= last);
+  expect(through.map((migration) => migration.name).at(-1)).toBe(last);
+  await migrate(pgMigrationTarget(url), through, [], {
+    grants: { name: "function_roles", checksum: `through-${last}`, statements: [] },
+  });
+  return url;
+}
+
 describe("upgrading a database migrated before 0006_typed_columns", () => {
   it("keeps every count and last bump, now in the typed columns", async () => {
-    const url = await createEmptyDatabase();
-    const before = loadMigrations().filter((migration) => migration.name < "0006");
-    expect(before.map((migration) => migration.name).at(-1)).toBe("0005_installation");
     // As deployed before 0006: the numbered migrations up to 0005 (the rule and the grants of that
     // time are not needed to hold data; they are re-applied below whatever their text).
-    await migrate(pgMigrationTarget(url), before, [], {
-      grants: { name: "function_roles", checksum: "before-0006", statements: [] },
-    });
+    const url = await migratedThrough("0005_installation");
     await withClient(url, async (client) => {
       await client.query(
         `INSERT INTO chat_heartbeat.outcome_counts VALUES
@@ -421,14 +430,9 @@ describe("upgrading a database migrated before 0006_typed_columns", () => {
 
 describe("the function deployed before 0006_typed_columns, while 0006 is being applied", () => {
   it("still counts: its text outcome is cast to the enum on assignment", async () => {
-    const url = await createEmptyDatabase();
-    const throughTyped = loadMigrations().filter((migration) => migration.name < "0007");
-    expect(throughTyped.map((migration) => migration.name).at(-1)).toBe("0006_typed_columns");
     // 0006 committed and the function not yet replaced (that happens after the numbered
     // migrations, in a transaction of its own): what a heartbeat inside the old function meets.
-    await migrate(pgMigrationTarget(url), throughTyped, [], {
-      grants: { name: "function_roles", checksum: "before-record_heartbeat", statements: [] },
-    });
+    const url = await migratedThrough("0006_typed_columns");
     await withClient(url, async (client) => {
       // The count exactly as the function before 0006 wrote it: its outcome a text variable, its
       // shard an integer expression (git show 9bc9d3f:sql/functions/record_heartbeat.sql).
