@@ -194,6 +194,16 @@ function send(
 
 const json = (message: string) => JSON.stringify({ message });
 
+/** API Gateway's own error answer: `{"message": …}` as JSON, with this request's headers. */
+function sendMessage(
+  response: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  message: string,
+) {
+  send(response, status, { ...headers, "content-type": "application/json" }, json(message));
+}
+
 /** Maps a payload 2.0 function result to the HTTP response (API Gateway's rules). */
 function integrationResponse(payload: unknown): {
   status: number;
@@ -256,12 +266,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
 
     const raw = await readBody(request, maxBodyBytes);
     if (raw === "too_large") {
-      send(
-        response,
-        413,
-        { ...base, "content-type": "application/json" },
-        json("Request Entity Too Large"),
-      );
+      sendMessage(response, 413, base, "Request Entity Too Large");
       return;
     }
 
@@ -291,7 +296,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
 
     const matched = matchRoute(options.routes, method, rawPath);
     if (!matched) {
-      send(response, 404, { ...base, "content-type": "application/json" }, json("Not Found"));
+      sendMessage(response, 404, base, "Not Found");
       return;
     }
 
@@ -343,12 +348,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     }
     if (!result.ok) {
       console.error(`local API Gateway: ${matched.route.functionName} failed: ${result.error}`);
-      send(
-        response,
-        500,
-        { ...base, "content-type": "application/json" },
-        json("Internal Server Error"),
-      );
+      sendMessage(response, 500, base, "Internal Server Error");
       return;
     }
     const answer = integrationResponse(result.payload);
